@@ -1,0 +1,385 @@
+//! Cgroup placement for containers on v1, hybrid and v2 hosts.
+//!
+//! This is the seam the full cgroup work (resources, stats, freeze, update) builds on: a
+//! [`Cgroup`] is the set of directories, one per mounted hierarchy, that a container lives
+//! in. It is computed once by `create`, stored in the state file, and used by `kill --all`
+//! and `delete`. Resource limits other than device rules are refused until their drivers
+//! exist (see `check_supported`).
+
+mod devices;
+pub mod mount;
+
+use crate::error::{Context, Error, Result, at};
+use oci_spec::runtime::LinuxResources;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+const CGROUP_ROOT: &str = "/sys/fs/cgroup";
+
+/// How the host mounts its cgroup hierarchies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Layout {
+    /// Only v1 controllers.
+    V1,
+    /// v1 controllers plus a cgroup2 mount (usually /sys/fs/cgroup/unified).
+    Hybrid,
+    /// A single cgroup2 hierarchy at /sys/fs/cgroup.
+    V2,
+}
+
+/// One mounted hierarchy: its mount point and what it holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hierarchy {
+    pub mount_point: PathBuf,
+    /// Root of the mount inside the hierarchy (usually `/`).
+    pub mount_root: PathBuf,
+    /// v1 controllers (`cpu`, `name=systemd`, ...); empty for cgroup2.
+    pub controllers: Vec<String>,
+    pub v2: bool,
+}
+
+impl Hierarchy {
+    /// The key in /proc/self/cgroup (`cpu,cpuacct`, `name=systemd`, or empty for v2).
+    fn proc_key(&self) -> String {
+        self.controllers.join(",")
+    }
+}
+
+/// Reads the cgroup mounts from mountinfo text.
+pub fn hierarchies_from(mountinfo: &str) -> Vec<Hierarchy> {
+    let mut out = Vec::new();
+    for line in mountinfo.lines() {
+        let Some((pre, post)) = line.split_once(" - ") else {
+            continue;
+        };
+        let pre: Vec<&str> = pre.split(' ').collect();
+        let post: Vec<&str> = post.split(' ').collect();
+        if pre.len() < 5 || post.len() < 3 {
+            continue;
+        }
+        let (fstype, super_opts) = (post[0], post[2]);
+        let v2 = fstype == "cgroup2";
+        if fstype != "cgroup" && !v2 {
+            continue;
+        }
+        let controllers = if v2 {
+            Vec::new()
+        } else {
+            super_opts
+                .split(',')
+                .filter(|o| {
+                    !matches!(*o, "rw" | "ro")
+                        && !o.starts_with("release_agent")
+                        && *o != "clone_children"
+                        && *o != "noprefix"
+                        && *o != "xattr"
+                })
+                .map(str::to_string)
+                .collect()
+        };
+        out.push(Hierarchy {
+            mount_point: PathBuf::from(pre[4]),
+            mount_root: PathBuf::from(pre[3]),
+            controllers,
+            v2,
+        });
+    }
+    out
+}
+
+pub fn host_hierarchies() -> Result<Vec<Hierarchy>> {
+    let text =
+        std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read /proc/self/mountinfo")?;
+    Ok(hierarchies_from(&text))
+}
+
+pub fn layout_of(hs: &[Hierarchy]) -> Layout {
+    let v1 = hs.iter().any(|h| !h.v2);
+    let v2 = hs.iter().any(|h| h.v2);
+    match (v1, v2) {
+        (true, true) => Layout::Hybrid,
+        (true, false) => Layout::V1,
+        _ => Layout::V2,
+    }
+}
+
+/// A container's cgroup: one directory per hierarchy.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    /// Hierarchy key (`cpu`, `name=systemd`, `` for v2) -> absolute directory.
+    pub paths: BTreeMap<String, PathBuf>,
+    /// The path inside each hierarchy (what /proc/PID/cgroup shows).
+    pub inner: PathBuf,
+    pub layout: Option<Layout>,
+}
+
+/// Parses /proc/PID/cgroup into hierarchy key -> path.
+fn own_cgroups(text: &str) -> BTreeMap<String, PathBuf> {
+    text.lines()
+        .filter_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let _id = parts.next()?;
+            let key = parts.next()?;
+            let path = parts.next()?;
+            Some((key.to_string(), PathBuf::from(path)))
+        })
+        .collect()
+}
+
+impl Cgroup {
+    /// Where a container goes, with runc's cgroupfs rules for `linux.cgroupsPath`: absolute
+    /// paths are taken from each hierarchy's root, relative ones (and the default `<id>`)
+    /// from the caller's own cgroup.
+    pub fn for_container(id: &str, cgroups_path: Option<&Path>) -> Result<Cgroup> {
+        let hs = host_hierarchies()?;
+        let own = own_cgroups(
+            &std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?,
+        );
+        let mut cg = Cgroup {
+            layout: Some(layout_of(&hs)),
+            ..Default::default()
+        };
+        let requested = cgroups_path
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from(id));
+        for h in &hs {
+            let key = h.proc_key();
+            if cg.paths.contains_key(&key) {
+                continue;
+            }
+            let inner = if requested.is_absolute() {
+                requested.clone()
+            } else {
+                own.get(&key)
+                    .cloned()
+                    .unwrap_or_else(|| PathBuf::from("/"))
+                    .join(&requested)
+            };
+            let rel = inner.strip_prefix(&h.mount_root).unwrap_or(&inner);
+            let dir = h.mount_point.join(crate::rootfs::resolve::relative(rel));
+            cg.inner = inner;
+            cg.paths.insert(key, dir);
+        }
+        Ok(cg)
+    }
+
+    /// Creates every directory (cpuset ones get the parent's cpus and mems, or the kernel
+    /// refuses tasks in them).
+    pub fn create(&self) -> Result<()> {
+        for (key, dir) in &self.paths {
+            std::fs::create_dir_all(dir).ctx(|| at("create cgroup", dir))?;
+            if key.split(',').any(|c| c == "cpuset") {
+                init_cpuset(dir)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn add_process(&self, pid: i32) -> Result<()> {
+        for dir in self.paths.values() {
+            write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Applies `linux.resources`. Only device rules are implemented yet; everything else was
+    /// refused by [`check_supported`] before we got here.
+    pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<()> {
+        let Some(r) = resources else {
+            return Ok(());
+        };
+        if let Some(rules) = r.devices().as_deref() {
+            if let Some(dir) = self.paths.get("devices") {
+                devices::apply_v1(dir, rules)?;
+            } else if !rules.is_empty() && self.layout == Some(Layout::V2) {
+                return Err(Error::config(
+                    "linux.resources.devices",
+                    "device rules on cgroup v2 need an eBPF program, which corral does not build yet",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Pids in the container's cgroup (from the first hierarchy that lists them).
+    pub fn pids(&self) -> Vec<i32> {
+        let dir = self
+            .paths
+            .get("pids")
+            .or_else(|| self.paths.get(""))
+            .or_else(|| self.paths.values().next());
+        let Some(dir) = dir else {
+            return Vec::new();
+        };
+        std::fs::read_to_string(dir.join("cgroup.procs"))
+            .map(|s| s.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Freezes (true) or thaws the cgroup where the host can.
+    pub fn set_frozen(&self, frozen: bool) -> Result<()> {
+        if let Some(dir) = self.paths.get("freezer") {
+            return write_file(
+                &dir.join("freezer.state"),
+                if frozen { "FROZEN" } else { "THAWED" },
+            );
+        }
+        if self.layout == Some(Layout::V2)
+            && let Some(dir) = self.paths.get("")
+        {
+            return write_file(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" });
+        }
+        Ok(())
+    }
+
+    /// Sends `sig` to every process in the cgroup. The cgroup is frozen meanwhile, so a
+    /// process cannot fork a child we would miss; SIGKILL uses cgroup.kill where v2 has it.
+    pub fn signal_all(&self, sig: i32) -> Result<()> {
+        if sig == libc::SIGKILL
+            && self.layout == Some(Layout::V2)
+            && let Some(dir) = self.paths.get("")
+            && dir.join("cgroup.kill").exists()
+        {
+            return write_file(&dir.join("cgroup.kill"), "1");
+        }
+        self.set_frozen(true)?;
+        let result = (|| {
+            for pid in self.pids() {
+                let sig = nix::sys::signal::Signal::try_from(sig).ok();
+                match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
+                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                    Err(e) => return Err(e).ctx(|| format!("signal pid {pid}")),
+                }
+            }
+            Ok(())
+        })();
+        let thawed = self.set_frozen(false);
+        result.and(thawed)
+    }
+
+    /// Removes the container's directories, retrying while the kernel drains exiting tasks.
+    pub fn destroy(&self) -> Result<()> {
+        let mut last = None;
+        for dir in self.paths.values() {
+            if let Err(e) = remove_dir_retrying(dir) {
+                last = Some(e);
+            }
+        }
+        match last {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+fn remove_dir_retrying(dir: &Path) -> Result<()> {
+    let mut delay = std::time::Duration::from_millis(1);
+    for _ in 0..12 {
+        match std::fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                std::thread::sleep(delay);
+                delay = (delay * 2).min(std::time::Duration::from_millis(200));
+            }
+            Err(e) => return Err(e).ctx(|| at("remove cgroup", dir)),
+        }
+    }
+    std::fs::remove_dir(dir).ctx(|| at("remove cgroup (still busy)", dir))
+}
+
+fn init_cpuset(dir: &Path) -> Result<()> {
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        let current = std::fs::read_to_string(dir.join(file)).unwrap_or_default();
+        if !current.trim().is_empty() {
+            continue;
+        }
+        let Some(parent) = dir.parent() else { continue };
+        if parent.as_os_str().len() > CGROUP_ROOT.len() {
+            init_cpuset(parent)?;
+        }
+        let value =
+            std::fs::read_to_string(parent.join(file)).ctx(|| at("read", parent.join(file)))?;
+        write_file(&dir.join(file), value.trim())?;
+    }
+    Ok(())
+}
+
+pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .ctx(|| at("open", path))?;
+    f.write_all(value.as_bytes())
+        .ctx(|| format!("write {value:?} to {}", path.display()))
+}
+
+/// Refuses resource settings corral cannot apply yet, naming the field.
+pub fn check_supported(r: &LinuxResources) -> Result<()> {
+    let unsupported = [
+        ("memory", r.memory().is_some()),
+        ("cpu", r.cpu().is_some()),
+        ("pids", r.pids().is_some()),
+        ("blockIO", r.block_io().is_some()),
+        (
+            "hugepageLimits",
+            r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+        ("network", r.network().is_some()),
+        ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
+        (
+            "unified",
+            r.unified().as_ref().is_some_and(|v| !v.is_empty()),
+        ),
+    ];
+    for (field, set) in unsupported {
+        if set {
+            return Err(Error::config(
+                format!("linux.resources.{field}"),
+                "resource limits are not supported by this corral build yet",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+30 25 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+31 30 0:27 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw
+32 30 0:28 / /sys/fs/cgroup/cpu,cpuacct rw - cgroup cgroup rw,cpu,cpuacct
+33 30 0:29 / /sys/fs/cgroup/systemd rw - cgroup cgroup rw,xattr,name=systemd
+";
+
+    #[test]
+    fn parses_hybrid_hierarchies() {
+        let hs = hierarchies_from(HYBRID);
+        assert_eq!(hs.len(), 3);
+        assert!(hs[0].v2);
+        assert_eq!(hs[1].controllers, vec!["cpu", "cpuacct"]);
+        assert_eq!(hs[1].proc_key(), "cpu,cpuacct");
+        assert_eq!(hs[2].proc_key(), "name=systemd");
+        assert_eq!(layout_of(&hs), Layout::Hybrid);
+    }
+
+    #[test]
+    fn layouts() {
+        let v2 = "31 30 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n";
+        assert_eq!(layout_of(&hierarchies_from(v2)), Layout::V2);
+        let v1 = "32 30 0:28 / /sys/fs/cgroup/pids rw - cgroup cgroup rw,pids\n";
+        assert_eq!(layout_of(&hierarchies_from(v1)), Layout::V1);
+    }
+
+    #[test]
+    fn parses_proc_cgroup() {
+        let m = own_cgroups("4:memory:/a/b\n0::/x\n");
+        assert_eq!(m["memory"], PathBuf::from("/a/b"));
+        assert_eq!(m[""], PathBuf::from("/x"));
+    }
+}

@@ -1,0 +1,30 @@
+use super::GlobalOptions;
+use anyhow::Result;
+use serde_json::json;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// What this build really supports, in runc's `features` shape. Keep it true: clients use
+/// it to decide what to ask for.
+pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
+    let features = json!({
+        "ociVersionMin": crate::spec::OCI_VERSION_MIN,
+        "ociVersionMax": crate::spec::OCI_VERSION,
+        "hooks": [],
+        "mountOptions": crate::rootfs::options::known_options(),
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps::all().iter().map(|c| c.to_string()).collect::<std::collections::BTreeSet<_>>(),
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {"enabled": false},
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false}
+        },
+        "annotations": {
+            "org.opencontainers.runtime-spec.features.corral.version": env!("CARGO_PKG_VERSION")
+        }
+    });
+    println!("{}", serde_json::to_string_pretty(&features)?);
+    Ok(0)
+}

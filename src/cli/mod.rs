@@ -1,0 +1,213 @@
+//! The command line, with runc's commands, global flags and per-command flags. One file per
+//! command; each parses its flags and calls into the library. No syscalls here.
+
+mod create;
+mod delete;
+mod features;
+mod kill;
+mod list;
+mod run;
+mod spec;
+mod start;
+mod state;
+
+use crate::container::StateRoot;
+use anyhow::{Result, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "corral",
+    about = "corral is a runc-compatible OCI container runtime",
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOptions,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalOptions {
+    /// Root directory for storage of container state (tmpfs recommended)
+    #[arg(long, global = true, default_value = "/run/corral")]
+    pub root: PathBuf,
+    /// Write log lines to this file instead of stderr
+    #[arg(long, global = true)]
+    pub log: Option<PathBuf>,
+    /// Log format: text or json
+    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    pub log_format: LogFormat,
+    /// Enable debug logging
+    #[arg(long, global = true)]
+    pub debug: bool,
+    /// Use the systemd cgroup driver (not supported yet: refused)
+    #[arg(long = "systemd-cgroup", global = true)]
+    pub systemd_cgroup: bool,
+    /// Rootless mode: auto, true or false
+    #[arg(long, global = true, default_value = "auto")]
+    pub rootless: String,
+    /// Path to the criu binary, for checkpoint and restore
+    #[arg(long, global = true, default_value = "criu")]
+    pub criu: PathBuf,
+    /// Print the version
+    #[arg(short = 'v', long = "version")]
+    pub version: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a container
+    Create(create::Args),
+    /// Execute the user process of a created container
+    Start(start::Args),
+    /// Create and start a container
+    Run(run::Args),
+    /// Output the state of a container
+    State(state::Args),
+    /// Send a signal to the container's init process
+    Kill(kill::Args),
+    /// Delete a container and everything it holds
+    Delete(delete::Args),
+    /// List containers started by corral with the given root
+    List(list::Args),
+    /// Create a new specification file
+    Spec(spec::Args),
+    /// Show what this build of corral supports, as JSON
+    Features(features::Args),
+}
+
+pub fn version_text() -> String {
+    format!(
+        "corral version {}\ncommit: {}\nspec: {}\n",
+        env!("CARGO_PKG_VERSION"),
+        env!("CORRAL_COMMIT"),
+        crate::spec::OCI_VERSION
+    )
+}
+
+impl GlobalOptions {
+    /// Flags that change how every command works are checked before any command runs.
+    pub fn check(&self) -> Result<()> {
+        if self.systemd_cgroup {
+            bail!(
+                "--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver"
+            );
+        }
+        match self.rootless.as_str() {
+            "auto" | "false" => {}
+            "true" => bail!("--rootless=true: rootless containers are not supported yet"),
+            other => bail!("--rootless: invalid value {other:?} (want auto, true or false)"),
+        }
+        if nix::unistd::geteuid().as_raw() != 0 {
+            bail!("corral must run as root (rootless mode is not supported yet)");
+        }
+        Ok(())
+    }
+
+    pub fn state_root(&self) -> Result<StateRoot> {
+        Ok(StateRoot::open(&self.root)?)
+    }
+}
+
+/// Runs the command; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let g = &cli.global;
+    let Some(command) = cli.command else {
+        bail!("no command given; see corral --help");
+    };
+    if !matches!(command, Command::Spec(_) | Command::Features(_)) {
+        g.check()?;
+    }
+    match command {
+        Command::Create(a) => create::run(g, a),
+        Command::Start(a) => start::run(g, a),
+        Command::Run(a) => run::run(g, a),
+        Command::State(a) => state::run(g, a),
+        Command::Kill(a) => kill::run(g, a),
+        Command::Delete(a) => delete::run(g, a),
+        Command::List(a) => list::run(g, a),
+        Command::Spec(a) => spec::run(g, a),
+        Command::Features(a) => features::run(g, a),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        Cli::try_parse_from(args).unwrap()
+    }
+
+    #[test]
+    fn global_flags_before_command_like_go_runc() {
+        let c = parse(&[
+            "corral",
+            "--root",
+            "/r",
+            "--log",
+            "/l",
+            "--log-format",
+            "json",
+            "state",
+            "x",
+        ]);
+        assert_eq!(c.global.root, PathBuf::from("/r"));
+        assert_eq!(c.global.log_format, LogFormat::Json);
+        assert!(matches!(c.command, Some(Command::State(_))));
+    }
+
+    #[test]
+    fn create_flags() {
+        let c = parse(&[
+            "corral",
+            "create",
+            "--bundle",
+            "/b",
+            "--pid-file=/p",
+            "--console-socket",
+            "/s",
+            "--no-pivot",
+            "--no-new-keyring",
+            "--preserve-fds",
+            "2",
+            "id1",
+        ]);
+        let Some(Command::Create(a)) = c.command else {
+            panic!()
+        };
+        assert_eq!(a.common.bundle, PathBuf::from("/b"));
+        assert_eq!(a.common.preserve_fds, 2);
+        assert!(a.common.no_pivot && a.common.no_new_keyring);
+        assert_eq!(a.id, "id1");
+    }
+
+    #[test]
+    fn kill_and_delete_flags() {
+        let c = parse(&["corral", "kill", "--all", "id", "KILL"]);
+        let Some(Command::Kill(a)) = c.command else {
+            panic!()
+        };
+        assert!(a.all);
+        assert_eq!(a.signal.as_deref(), Some("KILL"));
+        let c = parse(&["corral", "delete", "-f", "id"]);
+        let Some(Command::Delete(a)) = c.command else {
+            panic!()
+        };
+        assert!(a.force);
+    }
+
+    #[test]
+    fn bad_log_format_is_refused() {
+        assert!(Cli::try_parse_from(["corral", "--log-format", "xml", "list"]).is_err());
+    }
+}

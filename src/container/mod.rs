@@ -1,0 +1,222 @@
+//! The container as an object: its state directory under `--root`, the lock that serialises
+//! commands on one id, and the lifecycle operations the CLI calls (start, kill, delete, list).
+//! Creating a container is the launch pipeline's job (`crate::launch`).
+
+pub mod id;
+pub mod state;
+
+pub use id::validate_id;
+pub use state::{OciState, Phase, ProcessId, State, Status};
+
+use crate::error::{Context, Error, Result, at};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The `--root` directory holding one state directory per container.
+#[derive(Clone, Debug)]
+pub struct StateRoot {
+    pub path: PathBuf,
+}
+
+impl StateRoot {
+    /// Opens the root, creating it with mode 0700 if needed.
+    pub fn open(path: &Path) -> Result<StateRoot> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .ctx(|| at("create state root", path))?;
+        let path = std::fs::canonicalize(path).ctx(|| at("resolve state root", path))?;
+        Ok(StateRoot { path })
+    }
+
+    pub fn dir_of(&self, id: &str) -> PathBuf {
+        self.path.join(id)
+    }
+
+    /// Loads a container without locking it (for `state`, `list`, `ps`).
+    pub fn load(&self, id: &str) -> Result<Container> {
+        validate_id(id).map_err(|_| Error::NotExist)?;
+        let dir = self.dir_of(id);
+        let state = State::load(&dir)?;
+        Ok(Container {
+            dir,
+            state,
+            _lock: None,
+        })
+    }
+
+    /// Loads a container holding its lock, for commands that change it.
+    pub fn load_locked(&self, id: &str) -> Result<Container> {
+        validate_id(id).map_err(|_| Error::NotExist)?;
+        let dir = self.dir_of(id);
+        let lock = lock_dir(&dir).map_err(|e| match e {
+            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::NotExist
+            }
+            other => other,
+        })?;
+        let state = State::load(&dir)?;
+        Ok(Container {
+            dir,
+            state,
+            _lock: Some(lock),
+        })
+    }
+
+    /// Every container with a readable state, sorted by id.
+    pub fn list(&self) -> Result<Vec<Container>> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(&self.path).ctx(|| at("read", &self.path))? {
+            let entry = entry.ctx(|| at("read", &self.path))?;
+            let name = entry.file_name().to_string_lossy().to_string();
+            if let Ok(c) = self.load(&name) {
+                out.push(c);
+            }
+        }
+        out.sort_by(|a, b| a.state.id.cmp(&b.state.id));
+        Ok(out)
+    }
+}
+
+/// flock(LOCK_EX) on the state directory: two commands on one id never interleave. The
+/// lock lives as long as the returned File.
+pub fn lock_dir(dir: &Path) -> Result<File> {
+    let f = File::open(dir).ctx(|| at("open state dir", dir))?;
+    loop {
+        // SAFETY: flock on an fd we own; no memory is passed.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
+            return Ok(f);
+        }
+        let e = std::io::Error::last_os_error();
+        if e.kind() != std::io::ErrorKind::Interrupted {
+            return Err(e).ctx(|| at("lock", dir));
+        }
+    }
+}
+
+pub struct Container {
+    pub dir: PathBuf,
+    pub state: State,
+    _lock: Option<File>,
+}
+
+impl Container {
+    pub fn id(&self) -> &str {
+        &self.state.id
+    }
+
+    pub fn status(&self) -> Status {
+        self.state.status(&self.dir)
+    }
+
+    pub fn oci_state(&self) -> state::OciState {
+        self.state.oci_state(self.status())
+    }
+
+    /// `start`: opening the exec fifo for writing releases the init, which is blocked
+    /// reading it; removing the fifo is what makes the status `running`.
+    pub fn start(&self) -> Result<()> {
+        match self.status() {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(Error::state("cannot start a container that has stopped"));
+            }
+            Status::Running | Status::Paused => {
+                return Err(Error::state("cannot start an already running container"));
+            }
+            Status::Creating => {
+                return Err(Error::state(
+                    "cannot start a container that is being created",
+                ));
+            }
+        }
+        let fifo = self.dir.join(state::EXEC_FIFO);
+        use std::os::unix::fs::OpenOptionsExt;
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&fifo);
+        let mut f = match f {
+            Ok(f) => f,
+            // ENXIO: nobody holds the read side, so the init is gone.
+            Err(e) if e.raw_os_error() == Some(libc::ENXIO) => {
+                return Err(Error::state("cannot start a container that has stopped"));
+            }
+            Err(e) => return Err(e).ctx(|| at("open exec fifo", &fifo)),
+        };
+        use std::io::Write;
+        f.write_all(b"0").ctx(|| at("write exec fifo", &fifo))?;
+        drop(f);
+        std::fs::remove_file(&fifo).ctx(|| at("remove exec fifo", &fifo))?;
+        Ok(())
+    }
+
+    /// `kill`: signal the init, or with `all` every process in the container's cgroup.
+    pub fn signal(&self, sig: i32, all: bool) -> Result<()> {
+        if self.status() == Status::Stopped {
+            return Err(Error::state("container not running"));
+        }
+        if all {
+            return self.state.cgroup.signal_all(sig);
+        }
+        let signal = nix::sys::signal::Signal::try_from(sig).ok();
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.init.pid), signal)
+            .ctx(|| format!("signal container init {}", self.state.init.pid))
+    }
+
+    /// `delete`: a stopped (or, as runc does, a created) container is removed; a running or
+    /// paused one only with `force`, after killing every process in it.
+    pub fn delete(self, force: bool) -> Result<()> {
+        let status = self.status();
+        match status {
+            Status::Stopped => {}
+            Status::Created => self.kill_and_wait()?,
+            Status::Creating | Status::Running | Status::Paused if force => self.kill_and_wait()?,
+            _ => {
+                return Err(Error::state(format!(
+                    "cannot delete container {} that is not stopped: {}",
+                    self.id(),
+                    status.as_str()
+                )));
+            }
+        }
+        self.destroy()
+    }
+
+    fn kill_and_wait(&self) -> Result<()> {
+        // A paused container gets SIGKILL queued and is thawed by signal_all, so it dies.
+        let _ = self.state.cgroup.signal_all(libc::SIGKILL);
+        if self.state.init.is_alive() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(self.state.init.pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+        wait_until_dead(&self.state.init, Duration::from_secs(10))
+    }
+
+    /// Removes everything the container had: its cgroup and its state dir.
+    pub fn destroy(self) -> Result<()> {
+        let cgroup = self.state.cgroup.destroy();
+        std::fs::remove_dir_all(&self.dir).ctx(|| at("remove state dir", &self.dir))?;
+        cgroup
+    }
+}
+
+fn wait_until_dead(p: &ProcessId, limit: Duration) -> Result<()> {
+    let start = Instant::now();
+    while p.is_alive() {
+        if start.elapsed() > limit {
+            return Err(Error::state(format!(
+                "container init {} did not die after SIGKILL",
+                p.pid
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    Ok(())
+}

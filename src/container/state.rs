@@ -1,0 +1,265 @@
+//! The state file of a container (`<root>/<id>/state.json`) and the status derived from it.
+//!
+//! The file is written atomically (tmp + fsync + rename) so a crash never leaves half of it.
+//! Status is never trusted from the file: a recorded pid that is gone, a zombie, or reused
+//! by another process (different start time) means the container has stopped.
+
+use crate::cgroups::Cgroup;
+use crate::error::{Context, Error, Result, at};
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const EXEC_FIFO: &str = "exec.fifo";
+
+/// What `create` has got to; the rest of the status is derived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    Creating,
+    Created,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Creating,
+    Created,
+    Running,
+    Paused,
+    Stopped,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Creating => "creating",
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        }
+    }
+}
+
+/// A process we recorded, identified by pid *and* start time so pid reuse is detected.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessId {
+    pub pid: i32,
+    pub start_time: u64,
+}
+
+impl ProcessId {
+    pub fn of(pid: i32) -> Option<ProcessId> {
+        let stat = read_stat(pid)?;
+        Some(ProcessId {
+            pid,
+            start_time: stat.start_time,
+        })
+    }
+
+    /// Alive, not a zombie, and the same process we recorded.
+    pub fn is_alive(&self) -> bool {
+        if self.pid <= 0 {
+            return false;
+        }
+        match read_stat(self.pid) {
+            Some(s) => s.start_time == self.start_time && s.state != 'Z' && s.state != 'X',
+            None => false,
+        }
+    }
+}
+
+struct Stat {
+    state: char,
+    start_time: u64,
+}
+
+/// Fields 3 (state) and 22 (starttime) of /proc/PID/stat; the command name in field 2 may
+/// contain spaces and parentheses, so we split after the last ')'.
+fn read_stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat(&text)
+}
+
+fn parse_stat(text: &str) -> Option<Stat> {
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    Some(Stat {
+        state: fields.first()?.chars().next()?,
+        start_time: fields.get(19)?.parse().ok()?,
+    })
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct State {
+    pub id: String,
+    pub phase: Phase,
+    /// The container's init (pid 1 of its pid namespace); zero until known.
+    pub init: ProcessId,
+    /// The `corral create` that is building the container: if it died while `creating`,
+    /// the container is stopped.
+    pub creator: ProcessId,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    #[serde(default)]
+    pub annotations: BTreeMap<String, String>,
+    pub cgroup: Cgroup,
+    /// The config the container was created from (hooks, namespaces for exec, ...).
+    pub spec: Spec,
+}
+
+impl State {
+    pub fn status(&self, dir: &Path) -> Status {
+        match self.phase {
+            Phase::Creating => {
+                if self.creator.is_alive() {
+                    Status::Creating
+                } else {
+                    Status::Stopped
+                }
+            }
+            Phase::Created => {
+                if !self.init.is_alive() {
+                    Status::Stopped
+                } else if dir.join(EXEC_FIFO).exists() {
+                    Status::Created
+                } else if self.is_frozen() {
+                    Status::Paused
+                } else {
+                    Status::Running
+                }
+            }
+        }
+    }
+
+    fn is_frozen(&self) -> bool {
+        if let Some(dir) = self.cgroup.paths.get("freezer") {
+            return std::fs::read_to_string(dir.join("freezer.state"))
+                .map(|s| s.trim() == "FROZEN")
+                .unwrap_or(false);
+        }
+        if self.cgroup.layout == Some(crate::cgroups::Layout::V2)
+            && let Some(dir) = self.cgroup.paths.get("")
+        {
+            return std::fs::read_to_string(dir.join("cgroup.freeze"))
+                .map(|s| s.trim() == "1")
+                .unwrap_or(false);
+        }
+        false
+    }
+
+    pub fn load(dir: &Path) -> Result<State> {
+        let path = dir.join(STATE_FILE);
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotExist),
+            Err(e) => return Err(e).ctx(|| at("read", &path)),
+        };
+        serde_json::from_slice(&text)
+            .map_err(|e| Error::state(format!("{}: corrupt state file: {e}", path.display())))
+    }
+
+    /// tmp + fsync + rename: readers see the old or the new file, never a torn one.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
+        let data =
+            serde_json::to_vec(self).map_err(|e| Error::other(format!("encode state: {e}")))?;
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .ctx(|| at("create", &tmp))?;
+            f.write_all(&data).ctx(|| at("write", &tmp))?;
+            f.sync_all().ctx(|| at("fsync", &tmp))?;
+        }
+        std::fs::rename(&tmp, dir.join(STATE_FILE)).ctx(|| at("rename into place", &tmp))
+    }
+
+    /// The state as the OCI spec (and runc) print it.
+    pub fn oci_state(&self, status: Status) -> OciState {
+        OciState {
+            oci_version: crate::spec::OCI_VERSION.to_string(),
+            id: self.id.clone(),
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.init.pid
+            },
+            status: status.as_str().to_string(),
+            bundle: self.bundle.display().to_string(),
+            rootfs: self.rootfs.display().to_string(),
+            created: self.created.clone(),
+            annotations: self.annotations.clone(),
+            owner: String::new(),
+        }
+    }
+}
+
+/// Field names and order of runc's `state` output.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct OciState {
+    #[serde(rename = "ociVersion")]
+    pub oci_version: String,
+    pub id: String,
+    pub pid: i32,
+    pub status: String,
+    pub bundle: String,
+    pub rootfs: String,
+    pub created: String,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    pub owner: String,
+}
+
+/// Go's RFC3339Nano, which runc uses: nanoseconds with trailing zeros trimmed.
+pub fn now_rfc3339_nano() -> String {
+    let now = chrono::Utc::now();
+    let base = now.format("%Y-%m-%dT%H:%M:%S").to_string();
+    let nanos = now.timestamp_subsec_nanos();
+    if nanos == 0 {
+        return format!("{base}Z");
+    }
+    let frac = format!("{nanos:09}");
+    format!("{base}.{}Z", frac.trim_end_matches('0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_stat_with_odd_comm() {
+        let line = "42 (a) b) S 1 42 42 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 777 100 1";
+        let s = parse_stat(line).unwrap();
+        assert_eq!(s.state, 'S');
+        assert_eq!(s.start_time, 777);
+    }
+
+    #[test]
+    fn own_process_is_alive_and_reuse_is_detected() {
+        let me = ProcessId::of(std::process::id() as i32).unwrap();
+        assert!(me.is_alive());
+        let reused = ProcessId {
+            start_time: me.start_time + 1,
+            ..me
+        };
+        assert!(!reused.is_alive());
+        assert!(!ProcessId::default().is_alive());
+    }
+
+    #[test]
+    fn timestamps_look_like_go() {
+        let t = now_rfc3339_nano();
+        assert!(t.ends_with('Z'));
+        assert!(chrono::DateTime::parse_from_rfc3339(&t).is_ok());
+        assert!(!t.trim_end_matches('Z').ends_with('0') || !t.contains('.'));
+    }
+}

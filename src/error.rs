@@ -1,0 +1,79 @@
+//! The library's error type. Every error carries enough context to say *where* it happened:
+//! a file, a JSON path, a flag or a container id.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("container does not exist")]
+    NotExist,
+    #[error("container with id exists: {0}")]
+    Exists(String),
+    #[error("invalid container ID format: {0:?}")]
+    InvalidId(String),
+    #[error("{path}: {msg}")]
+    Config { path: String, msg: String },
+    #[error("{0}")]
+    State(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{context}: {source}")]
+    Sys {
+        context: String,
+        #[source]
+        source: nix::Error,
+    },
+    #[error("{0}")]
+    Other(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub fn config(path: impl Into<String>, msg: impl Into<String>) -> Self {
+        Error::Config {
+            path: path.into(),
+            msg: msg.into(),
+        }
+    }
+
+    pub fn state(msg: impl Into<String>) -> Self {
+        Error::State(msg.into())
+    }
+
+    pub fn other(msg: impl Into<String>) -> Self {
+        Error::Other(msg.into())
+    }
+}
+
+/// Adds a human context to io and nix errors: `.ctx(|| format!("open {path}"))`.
+pub trait Context<T> {
+    fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T>;
+}
+
+impl<T> Context<T> for std::result::Result<T, std::io::Error> {
+    fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|source| Error::Io {
+            context: f().into(),
+            source,
+        })
+    }
+}
+
+impl<T> Context<T> for std::result::Result<T, nix::Error> {
+    fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
+        self.map_err(|source| Error::Sys {
+            context: f().into(),
+            source,
+        })
+    }
+}
+
+/// Shorthand for "what happened to which path" contexts.
+pub fn at(what: &str, path: impl Into<PathBuf>) -> String {
+    format!("{what} {}", path.into().display())
+}

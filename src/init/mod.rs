@@ -1,0 +1,80 @@
+//! The init: the child side of `create`, re-executed from a sealed copy of corral.
+//!
+//! Stage 1 joins and creates namespaces (user first; the parent writes the id maps), then
+//! forks stage 2 as a child of the parent so that it is pid 1 of a new pid namespace, and
+//! exits. Stage 2 builds the root filesystem and the process's environment, reports ready,
+//! blocks on the exec fifo until `start`, and execs the container process.
+//! Nothing in this module runs in the parent.
+
+mod namespaces;
+mod process;
+mod stage2;
+
+use crate::error::{Error, Result};
+use crate::launch::INIT_SOCK_ENV;
+use crate::launch::channel::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
+use std::os::fd::FromRawFd;
+use std::os::unix::net::UnixStream;
+
+/// Entry point of `corral init`; never returns.
+pub fn main() -> ! {
+    let Some(mut chan) = channel_from_env() else {
+        eprintln!("corral init: must be started by corral create/run ({INIT_SOCK_ENV} unset)");
+        std::process::exit(1);
+    };
+    let result = stage1(&mut chan);
+    // Only errors come back here: stage 1 exits after forking, stage 2 execs.
+    if let Err(e) = result {
+        let _ = chan.send(&FromInit::Error(e.to_string()));
+    }
+    std::process::exit(1);
+}
+
+fn channel_from_env() -> Option<Channel> {
+    let fd: i32 = std::env::var(INIT_SOCK_ENV).ok()?.parse().ok()?;
+    let _ = crate::syscall::set_cloexec(fd, true);
+    // SAFETY: the parent passed us this fd number for exactly this socket.
+    Some(Channel::new(unsafe { UnixStream::from_raw_fd(fd) }))
+}
+
+fn recv(chan: &mut Channel) -> Result<ToInit> {
+    chan.recv::<ToInit>()
+        .map_err(|e| Error::other(format!("read from parent: {e}")))?
+        .ok_or_else(|| Error::other("parent went away"))
+}
+
+fn send(chan: &mut Channel, msg: &FromInit) -> Result<()> {
+    chan.send(msg)
+        .map_err(|e| Error::other(format!("write to parent: {e}")))
+}
+
+fn stage1(chan: &mut Channel) -> Result<()> {
+    let ToInit::Config(cfg) = recv(chan)? else {
+        return Err(Error::other("expected the config as first message"));
+    };
+    if cfg.protocol != PROTOCOL_VERSION {
+        return Err(Error::other(format!(
+            "init protocol {} does not match parent {}",
+            PROTOCOL_VERSION, cfg.protocol
+        )));
+    }
+    namespaces::enter(&cfg, chan)?;
+    // SAFETY: the init is single-threaded (a fresh exec that started no threads).
+    let pid = unsafe { crate::syscall::fork_to_parent() }
+        .map_err(|e| Error::other(format!("fork container init: {e}")))?;
+    if pid == 0 {
+        stage2_main(chan, *cfg);
+    }
+    send(chan, &FromInit::Pid(pid))?;
+    std::process::exit(0);
+}
+
+fn stage2_main(chan: &mut Channel, cfg: InitConfig) -> ! {
+    match stage2::run(chan, &cfg) {
+        Ok(never) => match never {},
+        Err(e) => {
+            let _ = chan.send(&FromInit::Error(e.to_string()));
+            std::process::exit(1);
+        }
+    }
+}

@@ -1,0 +1,122 @@
+//! Stage 1: join the namespaces the config names by path, then create the new ones.
+//! The user namespace goes first in both steps: it owns the others.
+
+use super::{recv, send};
+use crate::error::{Context, Error, Result, at};
+use crate::launch::channel::{Channel, FromInit, InitConfig, ToInit};
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
+use std::fs::File;
+
+pub fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
+    match t {
+        LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+        LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+        LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+        LinuxNamespaceType::Time => CloneFlags::from_bits_retain(libc::CLONE_NEWTIME),
+    }
+}
+
+pub fn enter(cfg: &InitConfig, chan: &mut Channel) -> Result<()> {
+    let namespaces: Vec<LinuxNamespace> = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default();
+    join_existing(&namespaces)?;
+    let creates = |t| {
+        namespaces
+            .iter()
+            .any(|n| n.typ() == t && n.path().is_none())
+    };
+    if creates(LinuxNamespaceType::User) {
+        create_user_namespace(cfg, chan)?;
+    }
+    let mut flags = CloneFlags::empty();
+    for ns in namespaces.iter().filter(|n| n.path().is_none()) {
+        if ns.typ() != LinuxNamespaceType::User {
+            flags |= clone_flag(ns.typ());
+        }
+    }
+    nix::sched::unshare(flags).ctx(|| format!("unshare namespaces ({flags:?})"))?;
+    if creates(LinuxNamespaceType::Time) {
+        write_time_offsets(cfg)?;
+    }
+    Ok(())
+}
+
+/// Opens every path first (they are host paths; after joining a mount namespace they might
+/// not resolve any more), then joins the user namespace before the rest.
+fn join_existing(namespaces: &[LinuxNamespace]) -> Result<()> {
+    let mut opened: Vec<(LinuxNamespaceType, File)> = Vec::new();
+    for ns in namespaces {
+        if let Some(path) = ns.path() {
+            let f = File::open(path).ctx(|| {
+                at(
+                    &format!("linux.namespaces: open {} namespace", ns.typ()),
+                    path,
+                )
+            })?;
+            opened.push((ns.typ(), f));
+        }
+    }
+    opened.sort_by_key(|(t, _)| *t != LinuxNamespaceType::User);
+    for (t, f) in &opened {
+        nix::sched::setns(f, clone_flag(*t))
+            .ctx(|| format!("linux.namespaces: join {t} namespace"))?;
+    }
+    Ok(())
+}
+
+fn create_user_namespace(cfg: &InitConfig, chan: &mut Channel) -> Result<()> {
+    nix::sched::unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user namespace")?;
+    send(chan, &FromInit::NeedIdMaps)?;
+    match recv(chan)? {
+        ToInit::IdMapsWritten => {}
+        other => return Err(Error::other(format!("expected id maps, got {other:?}"))),
+    }
+    // Become root of the new namespace when root is mapped, as the rest of set-up expects.
+    let linux = cfg.spec.linux().as_ref();
+    let maps_zero = |maps: Option<Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.unwrap_or_default()
+            .iter()
+            .any(|m| m.container_id() == 0)
+    };
+    if maps_zero(linux.and_then(|l| l.gid_mappings().clone())) {
+        let g = nix::unistd::Gid::from_raw(0);
+        nix::unistd::setresgid(g, g, g).ctx(|| "setresgid(0) in user namespace")?;
+    }
+    if maps_zero(linux.and_then(|l| l.uid_mappings().clone())) {
+        let u = nix::unistd::Uid::from_raw(0);
+        nix::unistd::setresuid(u, u, u).ctx(|| "setresuid(0) in user namespace")?;
+    }
+    Ok(())
+}
+
+/// Offsets must be written before the first process enters the new time namespace, which
+/// is stage 2 when we fork it.
+fn write_time_offsets(cfg: &InitConfig) -> Result<()> {
+    let Some(offsets) = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().clone())
+    else {
+        return Ok(());
+    };
+    let mut text = String::new();
+    for (clock, off) in offsets {
+        text.push_str(&format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        ));
+    }
+    std::fs::write("/proc/self/timens_offsets", text)
+        .ctx(|| "linux.timeOffsets: write /proc/self/timens_offsets")
+}

@@ -1,0 +1,445 @@
+//! The process's environment, applied in stage 2 after the rootfs is entered: rlimits,
+//! scheduling, personality, user and groups, capabilities, no_new_privs, umask, cwd, and the
+//! executable looked up through the container's PATH.
+
+use crate::error::{Context, Error, Result};
+use crate::launch::channel::InitConfig;
+use caps::CapSet;
+use oci_spec::runtime::{
+    Capabilities, IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag,
+    LinuxSchedulerPolicy, PosixRlimitType, Process,
+};
+use std::collections::HashSet;
+use std::ffi::CString;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+/// Everything execve needs, resolved before we report ready.
+pub struct Exec {
+    pub path: PathBuf,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+}
+
+impl Exec {
+    pub fn exec(&self) -> nix::Error {
+        let path = CString::new(self.path.as_os_str().as_encoded_bytes()).expect("checked path");
+        match nix::unistd::execve(&path, &self.argv, &self.envp) {
+            Err(e) => e,
+            Ok(never) => match never {},
+        }
+    }
+}
+
+pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
+    set_rlimits(p)?;
+    set_scheduler(p)?;
+    set_io_priority(p)?;
+    set_personality(cfg)?;
+    let user = p.user();
+    give_stdio_to_user(user.uid(), user.gid());
+    let caps = CapsPlan::from_process(p)?;
+    caps.drop_bounding()?;
+    switch_user(p)?;
+    caps.apply()?;
+    if p.no_new_privileges().unwrap_or(false) {
+        // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "process.noNewPrivileges: prctl");
+        }
+    }
+    let umask = user.umask().unwrap_or(0o022);
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
+    nix::unistd::chdir(p.cwd())
+        .ctx(|| format!("chdir to cwd ({:?}) set in config.json failed", p.cwd()))?;
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
+    env.extend(cfg.extra_env.iter().cloned());
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", home_of(user.uid())));
+    }
+    let args = p.args().clone().unwrap_or_default();
+    let path = lookup_executable(&args[0], &env)?;
+    Ok(Exec {
+        path,
+        argv: to_cstrings(&args, "process.args")?,
+        envp: to_cstrings(&env, "process.env")?,
+    })
+}
+
+fn to_cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
+    items
+        .iter()
+        .map(|s| {
+            CString::new(s.as_bytes())
+                .map_err(|_| Error::config(what, format!("{s:?} contains a NUL byte")))
+        })
+        .collect()
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> i32 {
+    use PosixRlimitType as R;
+    (match t {
+        R::RlimitCpu => libc::RLIMIT_CPU,
+        R::RlimitFsize => libc::RLIMIT_FSIZE,
+        R::RlimitData => libc::RLIMIT_DATA,
+        R::RlimitStack => libc::RLIMIT_STACK,
+        R::RlimitCore => libc::RLIMIT_CORE,
+        R::RlimitRss => libc::RLIMIT_RSS,
+        R::RlimitNproc => libc::RLIMIT_NPROC,
+        R::RlimitNofile => libc::RLIMIT_NOFILE,
+        R::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        R::RlimitAs => libc::RLIMIT_AS,
+        R::RlimitLocks => libc::RLIMIT_LOCKS,
+        R::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        R::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        R::RlimitNice => libc::RLIMIT_NICE,
+        R::RlimitRtprio => libc::RLIMIT_RTPRIO,
+        R::RlimitRttime => libc::RLIMIT_RTTIME,
+    }) as i32
+}
+
+fn set_rlimits(p: &Process) -> Result<()> {
+    for (i, r) in p
+        .rlimits()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let lim = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
+        // SAFETY: setrlimit reads an rlimit struct valid for the call.
+        if unsafe { libc::setrlimit(rlimit_resource(r.typ()) as _, &lim) } != 0 {
+            return Err(std::io::Error::last_os_error())
+                .ctx(|| format!("process.rlimits[{i}] ({}): setrlimit", r.typ()));
+        }
+    }
+    Ok(())
+}
+
+fn set_scheduler(p: &Process) -> Result<()> {
+    let Some(s) = p.scheduler() else {
+        return Ok(());
+    };
+    use LinuxSchedulerPolicy as P;
+    let policy = match s.policy() {
+        P::SchedOther => libc::SCHED_OTHER,
+        P::SchedFifo => libc::SCHED_FIFO,
+        P::SchedRr => libc::SCHED_RR,
+        P::SchedBatch => libc::SCHED_BATCH,
+        P::SchedIdle => libc::SCHED_IDLE,
+        P::SchedDeadline => 6,
+        P::SchedIso => {
+            return Err(Error::config(
+                "process.scheduler.policy",
+                "SCHED_ISO is not in the Linux kernel",
+            ));
+        }
+    };
+    let mut flags = 0u64;
+    for f in s.flags().as_deref().unwrap_or_default() {
+        use LinuxSchedulerFlag as F;
+        flags |= match f {
+            F::SchedResetOnFork => 0x01,
+            F::SchedFlagReclaim => 0x02,
+            F::SchedFlagDLOverrun => 0x04,
+            F::SchedFlagKeepPolicy => 0x08,
+            F::SchedFlagKeepParams => 0x10,
+            F::SchedFlagUtilClampMin => 0x20,
+            F::SchedFlagUtilClampMax => 0x40,
+        };
+    }
+    let mut attr = crate::syscall::SchedAttr {
+        policy: policy as u32,
+        flags,
+        nice: s.nice().unwrap_or(0),
+        priority: s.priority().unwrap_or(0) as u32,
+        runtime: s.runtime().unwrap_or(0),
+        deadline: s.deadline().unwrap_or(0),
+        period: s.period().unwrap_or(0),
+        ..Default::default()
+    };
+    crate::syscall::sched_setattr(&mut attr).ctx(|| "process.scheduler: sched_setattr")
+}
+
+fn set_io_priority(p: &Process) -> Result<()> {
+    let Some(io) = p.io_priority() else {
+        return Ok(());
+    };
+    let class = match io.class() {
+        IOPriorityClass::IoprioClassRt => 1,
+        IOPriorityClass::IoprioClassBe => 2,
+        IOPriorityClass::IoprioClassIdle => 3,
+    };
+    crate::syscall::ioprio_set(class, io.priority() as i32).ctx(|| "process.ioPriority: ioprio_set")
+}
+
+fn set_personality(cfg: &InitConfig) -> Result<()> {
+    let Some(pers) = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.personality().clone())
+    else {
+        return Ok(());
+    };
+    if pers.flags().as_ref().is_some_and(|f| !f.is_empty()) {
+        return Err(Error::config(
+            "linux.personality.flags",
+            "personality flags are not supported",
+        ));
+    }
+    let domain: libc::c_ulong = match pers.domain() {
+        LinuxPersonalityDomain::PerLinux => 0x0000,
+        LinuxPersonalityDomain::PerLinux32 => 0x0008,
+    };
+    // SAFETY: personality takes an integer persona.
+    if unsafe { libc::personality(domain) } == -1 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "linux.personality: personality");
+    }
+    Ok(())
+}
+
+/// Lets a non-root process reopen its own stdio (/proc/self/fd/N) when it is a pipe or a
+/// socket. Devices and files are never chowned: chowning an inherited /dev/null would change
+/// the host's /dev/null for everyone (runc issue 3674).
+fn give_stdio_to_user(uid: u32, gid: u32) {
+    if uid == 0 && gid == 0 {
+        return;
+    }
+    for fd in 0..3 {
+        // SAFETY: borrowing a standard fd for the duration of fstat/fchown.
+        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+        let Ok(st) = nix::sys::stat::fstat(borrowed) else {
+            continue;
+        };
+        let kind = st.st_mode & libc::S_IFMT;
+        if kind == libc::S_IFIFO || kind == libc::S_IFSOCK {
+            let _ = nix::unistd::fchown(
+                borrowed,
+                Some(nix::unistd::Uid::from_raw(uid)),
+                Some(nix::unistd::Gid::from_raw(gid)),
+            );
+        }
+    }
+}
+
+fn setgroups_allowed() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups")
+        .map(|s| s.trim() != "deny")
+        .unwrap_or(true)
+}
+
+/// setgroups, setresgid, setresuid, with PR_SET_KEEPCAPS so the permitted set survives
+/// leaving uid 0; capabilities are then set explicitly from the config.
+fn switch_user(p: &Process) -> Result<()> {
+    let user = p.user();
+    if setgroups_allowed() {
+        let groups: Vec<nix::unistd::Gid> = user
+            .additional_gids()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|g| nix::unistd::Gid::from_raw(*g))
+            .collect();
+        nix::unistd::setgroups(&groups).ctx(|| "process.user.additionalGids: setgroups")?;
+    }
+    // SAFETY: PR_SET_KEEPCAPS takes integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    let gid = nix::unistd::Gid::from_raw(user.gid());
+    nix::unistd::setresgid(gid, gid, gid)
+        .ctx(|| format!("process.user.gid: setresgid({})", user.gid()))?;
+    let uid = nix::unistd::Uid::from_raw(user.uid());
+    nix::unistd::setresuid(uid, uid, uid)
+        .ctx(|| format!("process.user.uid: setresuid({})", user.uid()))?;
+    // SAFETY: as above.
+    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    Ok(())
+}
+
+/// The five capability sets of the config, translated to the caps crate.
+struct CapsPlan {
+    bounding: HashSet<caps::Capability>,
+    effective: HashSet<caps::Capability>,
+    permitted: HashSet<caps::Capability>,
+    inheritable: HashSet<caps::Capability>,
+    ambient: HashSet<caps::Capability>,
+}
+
+fn translate(set: &Option<Capabilities>, field: &str) -> Result<HashSet<caps::Capability>> {
+    let mut out = HashSet::new();
+    for cap in set.iter().flatten() {
+        let name = serde_json::to_value(cap)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let name = if name.starts_with("CAP_") {
+            name
+        } else {
+            format!("CAP_{name}")
+        };
+        let c = caps::Capability::from_str(&name).map_err(|_| {
+            Error::config(
+                format!("process.capabilities.{field}"),
+                format!("unknown capability {name}"),
+            )
+        })?;
+        out.insert(c);
+    }
+    Ok(out)
+}
+
+impl CapsPlan {
+    fn from_process(p: &Process) -> Result<CapsPlan> {
+        let c = p.capabilities().clone();
+        let get = |f: fn(&oci_spec::runtime::LinuxCapabilities) -> &Option<Capabilities>| {
+            c.as_ref().map(|c| f(c).clone()).unwrap_or_default()
+        };
+        Ok(CapsPlan {
+            bounding: translate(&get(|c| c.bounding()), "bounding")?,
+            effective: translate(&get(|c| c.effective()), "effective")?,
+            permitted: translate(&get(|c| c.permitted()), "permitted")?,
+            inheritable: translate(&get(|c| c.inheritable()), "inheritable")?,
+            ambient: translate(&get(|c| c.ambient()), "ambient")?,
+        })
+    }
+
+    /// Dropping from the bounding set needs CAP_SETPCAP, so it happens while we are root.
+    fn drop_bounding(&self) -> Result<()> {
+        let last = last_cap();
+        for cap in caps::all() {
+            if cap.index() > last || self.bounding.contains(&cap) {
+                continue;
+            }
+            caps::drop(None, CapSet::Bounding, cap)
+                .map_err(|e| Error::other(format!("drop {cap} from the bounding set: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// Effective first (it must stay within permitted), then permitted, inheritable, and
+    /// ambient. Ambient caps not in both permitted and inheritable cannot be raised; runc
+    /// skips them too (its default config lists ambient caps with no inheritable set).
+    fn apply(&self) -> Result<()> {
+        let known = |s: &HashSet<caps::Capability>| -> caps::CapsHashSet {
+            s.iter()
+                .copied()
+                .filter(|c| c.index() <= last_cap())
+                .collect()
+        };
+        caps::set(None, CapSet::Effective, &known(&self.effective))
+            .map_err(|e| Error::other(format!("process.capabilities.effective: {e}")))?;
+        caps::set(None, CapSet::Permitted, &known(&self.permitted))
+            .map_err(|e| Error::other(format!("process.capabilities.permitted: {e}")))?;
+        caps::set(None, CapSet::Inheritable, &known(&self.inheritable))
+            .map_err(|e| Error::other(format!("process.capabilities.inheritable: {e}")))?;
+        let ambient: caps::CapsHashSet = known(&self.ambient)
+            .into_iter()
+            .filter(|c| self.permitted.contains(c) && self.inheritable.contains(c))
+            .collect();
+        caps::clear(None, CapSet::Ambient).ok();
+        for cap in ambient {
+            caps::raise(None, CapSet::Ambient, cap).map_err(|e| {
+                Error::other(format!("process.capabilities.ambient: raise {cap}: {e}"))
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The highest capability the running kernel knows.
+fn last_cap() -> u8 {
+    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or(40)
+}
+
+/// HOME from the container's /etc/passwd, or `/` as runc does.
+fn home_of(uid: u32) -> String {
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() >= 6 && f[2].parse::<u32>().ok() == Some(uid)).then(|| f[5].to_string())
+        })
+        .next()
+        .unwrap_or_else(|| "/".to_string())
+}
+
+/// The executable, looked up as exec(3p) does, with the wording docker and podman match on
+/// ("executable file not found", "no such file or directory").
+pub fn lookup_executable(arg0: &str, env: &[String]) -> Result<PathBuf> {
+    if arg0.contains('/') {
+        let p = PathBuf::from(arg0);
+        return match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => Err(Error::other(format!("exec: {arg0:?}: is a directory"))),
+            Ok(_) => Ok(p),
+            Err(e) => Err(Error::other(format!(
+                "exec: {arg0:?}: stat {arg0}: {}",
+                io_text(&e)
+            ))),
+        };
+    }
+    let path_var = env
+        .iter()
+        .rev()
+        .find_map(|e| e.strip_prefix("PATH="))
+        .unwrap_or("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
+    for dir in path_var.split(':') {
+        let dir = if dir.is_empty() { "." } else { dir };
+        let candidate = Path::new(dir).join(arg0);
+        if is_executable(&candidate) {
+            return Ok(candidate);
+        }
+    }
+    Err(Error::other(format!(
+        "exec: {arg0:?}: executable file not found in $PATH"
+    )))
+}
+
+fn is_executable(p: &Path) -> bool {
+    let Ok(m) = std::fs::metadata(p) else {
+        return false;
+    };
+    m.is_file() && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
+}
+
+/// "no such file or directory" rather than Rust's "No such file or directory (os error 2)".
+fn io_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_reports_like_go() {
+        let env = vec!["PATH=/nonexistent-a:/nonexistent-b".to_string()];
+        let e = lookup_executable("frob", &env).unwrap_err().to_string();
+        assert_eq!(e, "exec: \"frob\": executable file not found in $PATH");
+        let e = lookup_executable("/nonexistent/x", &env)
+            .unwrap_err()
+            .to_string();
+        assert!(e.ends_with("no such file or directory"), "{e}");
+    }
+
+    #[test]
+    fn lookup_finds_sh() {
+        let env = vec!["PATH=/usr/bin:/bin".to_string()];
+        assert!(lookup_executable("sh", &env).is_ok());
+    }
+
+    #[test]
+    fn unknown_capability_is_an_error() {
+        let set: Capabilities = [oci_spec::runtime::Capability::Kill].into_iter().collect();
+        assert_eq!(translate(&Some(set), "bounding").unwrap().len(), 1);
+    }
+}

@@ -1,0 +1,166 @@
+//! Stage 2: pid 1 of the container. Builds the root filesystem, sets up the process, tells
+//! the parent it is ready, waits for `start` on the exec fifo, and execs.
+
+use super::{recv, send};
+use crate::error::{Context, Error, Result};
+use crate::launch::channel::{Channel, FromInit, InitConfig, ToInit};
+use crate::rootfs;
+use oci_spec::runtime::LinuxNamespaceType;
+use std::convert::Infallible;
+use std::io::Read;
+use std::os::fd::{FromRawFd, RawFd};
+
+pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
+    set_parent_death_signal(libc::SIGKILL)?;
+    match recv(chan)? {
+        ToInit::Go => {}
+        other => return Err(Error::other(format!("expected go, got {other:?}"))),
+    }
+    nix::unistd::setsid().ctx(|| "setsid")?;
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    if !cfg.no_new_keyring {
+        join_keyring(&cfg.id)?;
+    }
+    crate::cgroups::mount::set_container_cgroup(cfg.cgroup.clone());
+
+    let spec = &cfg.spec;
+    let has_ns = |t: LinuxNamespaceType| {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+    };
+    let plan = rootfs::Plan {
+        spec,
+        rootfs: &cfg.rootfs,
+        bundle: &cfg.bundle,
+        in_userns: has_ns(LinuxNamespaceType::User),
+        own_mount_ns: has_ns(LinuxNamespaceType::Mount),
+    };
+    let root = rootfs::mount_all(&plan)?;
+    let process = spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| Error::other("process is missing"))?;
+    if process.terminal().unwrap_or(false) {
+        let console = cfg
+            .console_fd
+            .ok_or_else(|| Error::other("terminal requested without a console socket"))?;
+        let size = process
+            .console_size()
+            .map(|b| (b.height() as u16, b.width() as u16));
+        crate::tty::setup_console(&root, console, size)?;
+    }
+    write_sysctls(spec)?;
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .ctx(|| "process.oomScoreAdj: write /proc/self/oom_score_adj")?;
+    }
+    rootfs::apply_path_rules(&root, spec)?;
+    rootfs::enter(root, spec, cfg.no_pivot, plan.own_mount_ns)?;
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        rootfs::make_root_readonly()?;
+    }
+    set_hostnames(spec, has_ns(LinuxNamespaceType::Uts))?;
+    let exec = super::process::prepare(cfg, process)?;
+
+    // Our own fds (sync socket, fifo, ...) must not reach the container process.
+    crate::syscall::cloexec_from(3 + cfg.preserve_fds).ctx(|| "mark fds close-on-exec")?;
+    crate::syscall::reset_signals();
+    // Changing credentials cleared the parent-death signal; the parent still holds us.
+    set_parent_death_signal(libc::SIGKILL)?;
+    send(chan, &FromInit::Ready)?;
+    match recv(chan)? {
+        ToInit::Commit => {}
+        other => return Err(Error::other(format!("expected commit, got {other:?}"))),
+    }
+    set_parent_death_signal(0)?;
+    send(chan, &FromInit::Committed)?;
+
+    wait_for_start(cfg.fifo_fd);
+    let err = exec.exec();
+    // The parent is gone; the container's stderr is the only place left to say why.
+    eprintln!("corral: exec {:?} failed: {err}", exec.path);
+    std::process::exit(127);
+}
+
+fn set_parent_death_signal(sig: i32) -> Result<()> {
+    // SAFETY: PR_SET_PDEATHSIG takes a signal number by value.
+    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig) } != 0 {
+        return Err(std::io::Error::last_os_error()).ctx(|| "prctl(PR_SET_PDEATHSIG)");
+    }
+    Ok(())
+}
+
+fn join_keyring(id: &str) -> Result<()> {
+    match crate::syscall::join_session_keyring(&format!("_ses.{id}")) {
+        Ok(()) => Ok(()),
+        // Kernels without keyrings, or a user namespace that may not create one.
+        Err(e)
+            if matches!(
+                e.raw_os_error(),
+                Some(libc::ENOSYS) | Some(libc::EDQUOT) | Some(libc::EACCES)
+            ) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e).ctx(|| "join session keyring"),
+    }
+}
+
+/// Sysctls go through the host's /proc (not the container's, which an image could shadow);
+/// the kernel applies them to the namespaces we are in.
+fn write_sysctls(spec: &oci_spec::runtime::Spec) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().clone()) else {
+        return Ok(());
+    };
+    for (key, value) in sysctl {
+        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        std::fs::write(&path, &value).ctx(|| format!("linux.sysctl.{key}: write {path}"))?;
+    }
+    Ok(())
+}
+
+fn set_hostnames(spec: &oci_spec::runtime::Spec, has_uts: bool) -> Result<()> {
+    let hostname = spec.hostname().as_deref().filter(|h| !h.is_empty());
+    let domainname = spec.domainname().as_deref().filter(|h| !h.is_empty());
+    if (hostname.is_some() || domainname.is_some()) && !has_uts {
+        return Err(Error::config(
+            "hostname",
+            "setting a hostname needs a uts namespace",
+        ));
+    }
+    if let Some(h) = hostname {
+        nix::unistd::sethostname(h).ctx(|| "hostname: sethostname")?;
+    }
+    if let Some(d) = domainname {
+        // SAFETY: pointer and length describe `d`, valid for the call.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(std::io::Error::last_os_error()).ctx(|| "domainname: setdomainname");
+        }
+    }
+    Ok(())
+}
+
+/// Blocks until `start` writes a byte into the exec fifo.
+fn wait_for_start(fifo_fd: RawFd) {
+    // SAFETY: the parent passed us this fd for the fifo; nothing else owns it.
+    let mut fifo = unsafe { std::fs::File::from_raw_fd(fifo_fd) };
+    let mut byte = [0u8; 1];
+    loop {
+        match fifo.read(&mut byte) {
+            Ok(1) => return,
+            Ok(_) => continue,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                eprintln!("corral: read exec fifo: {e}");
+                std::process::exit(1);
+            }
+        }
+    }
+}

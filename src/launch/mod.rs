@@ -1,0 +1,444 @@
+//! The parent side of `create`: everything that happens in the caller's context.
+//!
+//! It validates the bundle, makes the state dir, spawns the init from a sealed copy of
+//! ourselves, places it in the container's cgroup, writes user-namespace id maps when asked,
+//! hands over the console socket, writes the pid file and records `created`. Any failure
+//! undoes all of it: no state dir, cgroup, mount or process is left behind.
+
+pub mod channel;
+mod sealed;
+
+use crate::cgroups::Cgroup;
+use crate::container::{Phase, ProcessId, State, StateRoot, lock_dir, validate_id};
+use crate::error::{Context, Error, Result, at};
+use crate::log;
+use crate::spec::{Bundle, load_bundle};
+use crate::syscall::set_cloexec;
+use channel::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+
+/// Env var naming the sync socket's fd in the init; nothing else passes through env.
+pub const INIT_SOCK_ENV: &str = "_CORRAL_INIT_SOCK";
+
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    pub preserve_fds: i32,
+    pub debug: bool,
+    /// Foreground `run` with a terminal and no console socket: we keep the pty master.
+    pub own_console: bool,
+}
+
+pub struct Launched {
+    pub init: ProcessId,
+    /// The pty master when `own_console` was asked for.
+    pub console: Option<OwnedFd>,
+    pub terminal: bool,
+}
+
+/// Undoes a half-made container if `create` fails or panics part way.
+struct Cleanup {
+    dir: Option<PathBuf>,
+    cgroup: Option<Cgroup>,
+    stage1: Option<Child>,
+    init_pid: Option<i32>,
+}
+
+impl Cleanup {
+    fn disarm(&mut self) {
+        self.dir = None;
+        self.cgroup = None;
+        self.stage1 = None;
+        self.init_pid = None;
+    }
+}
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(pid) = self.init_pid.take() {
+            let p = nix::unistd::Pid::from_raw(pid);
+            let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(p, None);
+        }
+        if let Some(mut child) = self.stage1.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(cg) = self.cgroup.take()
+            && let Err(e) = cg.destroy()
+        {
+            log::warn(format!("cleanup: {e}"));
+        }
+        if let Some(dir) = self.dir.take() {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
+    validate_id(&opts.id)?;
+    let bundle = load_bundle(&opts.bundle)?;
+    let terminal = bundle
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
+    check_console_flags(terminal, opts)?;
+    check_mount_sources(&bundle)?;
+    let cgroups_path = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone());
+    let cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref())?;
+
+    let dir = make_state_dir(root, &opts.id)?;
+    let mut cleanup = Cleanup {
+        dir: Some(dir.clone()),
+        cgroup: None,
+        stage1: None,
+        init_pid: None,
+    };
+    let _lock = lock_dir(&dir)?;
+    let mut state = State {
+        id: opts.id.clone(),
+        phase: Phase::Creating,
+        init: ProcessId::default(),
+        creator: ProcessId::of(std::process::id() as i32).unwrap_or_default(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        created: crate::container::state::now_rfc3339_nano(),
+        annotations: bundle
+            .spec
+            .annotations()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect(),
+        cgroup: cgroup.clone(),
+        spec: bundle.spec.clone(),
+    };
+    state.save(&dir)?;
+
+    let fifo = make_exec_fifo(&dir)?;
+    let (console_keep, console_pass) = console_fds(terminal, opts)?;
+    let (parent_sock, child_sock) = UnixStream::pair().ctx(|| "socketpair")?;
+    let (listen_fds, extra_env) = socket_activation();
+    let preserve_fds = opts.preserve_fds + listen_fds;
+
+    cgroup.create()?;
+    cleanup.cgroup = Some(cgroup.clone());
+
+    let exe = sealed::sealed_self_copy()?;
+    let mut inherit: Vec<RawFd> = vec![child_sock.as_raw_fd(), fifo.as_raw_fd()];
+    inherit.extend(console_pass.as_ref().map(|f| f.as_raw_fd()));
+    inherit.extend(3..3 + preserve_fds);
+    let child = spawn_init(&exe, &inherit, child_sock.as_raw_fd())?;
+    let stage1_pid = child.id() as i32;
+    cleanup.stage1 = Some(child);
+    drop(child_sock);
+    drop(exe);
+
+    cgroup.add_process(stage1_pid)?;
+    let resources = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone());
+    cgroup.apply(resources.as_ref())?;
+
+    let mut chan = Channel::new(parent_sock);
+    let config = InitConfig {
+        protocol: PROTOCOL_VERSION,
+        id: opts.id.clone(),
+        spec: bundle.spec.clone(),
+        bundle: bundle.dir.clone(),
+        rootfs: bundle.rootfs.clone(),
+        no_pivot: opts.no_pivot,
+        no_new_keyring: opts.no_new_keyring,
+        preserve_fds,
+        fifo_fd: fifo.as_raw_fd(),
+        console_fd: console_pass.as_ref().map(|f| f.as_raw_fd()),
+        extra_env,
+        cgroup,
+        debug: opts.debug,
+    };
+    chan.send(&ToInit::Config(Box::new(config)))
+        .ctx(|| "send config to init")?;
+    drop(console_pass);
+    drop(fifo);
+
+    let init = drive_init(
+        &mut chan,
+        &bundle,
+        stage1_pid,
+        &mut cleanup,
+        &mut state,
+        &dir,
+        opts,
+    )?;
+    cleanup.disarm();
+    let console = match console_keep {
+        Some(sock) => Some(crate::tty::receive_master(&sock)?),
+        None => None,
+    };
+    Ok(Launched {
+        init,
+        console,
+        terminal,
+    })
+}
+
+/// Runs the sync protocol until the init is ready and `created` is recorded.
+fn drive_init(
+    chan: &mut Channel,
+    bundle: &Bundle,
+    stage1_pid: i32,
+    cleanup: &mut Cleanup,
+    state: &mut State,
+    dir: &Path,
+    opts: &CreateOptions,
+) -> Result<ProcessId> {
+    loop {
+        let msg: Option<FromInit> = chan.recv().ctx(|| "read from init")?;
+        match msg {
+            Some(FromInit::NeedIdMaps) => {
+                write_id_maps(stage1_pid, bundle)?;
+                chan.send(&ToInit::IdMapsWritten).ctx(|| "send to init")?;
+            }
+            Some(FromInit::Pid(pid)) => {
+                cleanup.init_pid = Some(pid);
+                if let Some(mut child) = cleanup.stage1.take() {
+                    let status = child.wait().ctx(|| "wait for init stage 1")?;
+                    if !status.success() {
+                        return Err(Error::other(format!("init stage 1 failed: {status}")));
+                    }
+                }
+                state.init = ProcessId::of(pid)
+                    .ok_or_else(|| Error::other("container init exited during setup"))?;
+                state.save(dir)?;
+                chan.send(&ToInit::Go).ctx(|| "send to init")?;
+            }
+            Some(FromInit::Ready) => {
+                if let Some(pid_file) = &opts.pid_file {
+                    write_pid_file(pid_file, state.init.pid)?;
+                }
+                state.phase = Phase::Created;
+                state.save(dir)?;
+                chan.send(&ToInit::Commit).ctx(|| "send to init")?;
+                return match chan.recv::<FromInit>().ctx(|| "read from init")? {
+                    Some(FromInit::Committed) => Ok(state.init),
+                    Some(FromInit::Error(e)) => Err(Error::other(e)),
+                    _ => Err(Error::other("container init exited before commit")),
+                };
+            }
+            Some(FromInit::Error(e)) => return Err(Error::other(e)),
+            Some(FromInit::Committed) => {
+                return Err(Error::other("init sent an unexpected message"));
+            }
+            None => return Err(init_died(cleanup)),
+        }
+    }
+}
+
+fn init_died(cleanup: &mut Cleanup) -> Error {
+    if let Some(mut child) = cleanup.stage1.take()
+        && let Ok(status) = child.wait()
+    {
+        return Error::other(format!("container init exited during setup ({status})"));
+    }
+    Error::other("container init exited during setup")
+}
+
+fn check_console_flags(terminal: bool, opts: &CreateOptions) -> Result<()> {
+    if terminal && opts.console_socket.is_none() && !opts.own_console {
+        return Err(Error::other(
+            "cannot allocate tty if corral will detach without setting console socket",
+        ));
+    }
+    if !terminal && opts.console_socket.is_some() {
+        return Err(Error::other(
+            "cannot use console socket if corral will not detach or allocate tty",
+        ));
+    }
+    Ok(())
+}
+
+/// A bind mount whose source is missing is reported before anything is created.
+fn check_mount_sources(bundle: &Bundle) -> Result<()> {
+    for (i, m) in bundle
+        .spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let opts = m.options().as_deref().unwrap_or_default();
+        let is_bind =
+            m.typ().as_deref() == Some("bind") || opts.iter().any(|o| o == "bind" || o == "rbind");
+        if !is_bind {
+            continue;
+        }
+        let Some(src) = m.source() else {
+            return Err(Error::config(
+                format!("mounts[{i}].source"),
+                "a bind mount needs a source",
+            ));
+        };
+        let src = if src.is_absolute() {
+            src.clone()
+        } else {
+            bundle.dir.join(src)
+        };
+        if let Err(e) = std::fs::metadata(&src) {
+            return Err(Error::config(
+                format!("mounts[{i}].source"),
+                format!("{}: {e}", src.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn make_state_dir(root: &StateRoot, id: &str) -> Result<PathBuf> {
+    use std::os::unix::fs::DirBuilderExt;
+    let dir = root.dir_of(id);
+    match std::fs::DirBuilder::new().mode(0o711).create(&dir) {
+        Ok(()) => Ok(dir),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            Err(Error::Exists(id.to_string()))
+        }
+        Err(e) => Err(e).ctx(|| at("create state dir", &dir)),
+    }
+}
+
+/// The exec fifo, opened read-write: the init inherits it and blocks reading one byte;
+/// `start` writes that byte. Holding both ends means the init never blocks in open(), and
+/// `start` learns from ENXIO that the init is gone.
+fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
+    let path = dir.join(crate::container::state::EXEC_FIFO);
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .ctx(|| at("mkfifo", &path))?;
+    nix::sys::stat::fchmodat(
+        nix::fcntl::AT_FDCWD,
+        &path,
+        nix::sys::stat::Mode::from_bits_truncate(0o622),
+        nix::sys::stat::FchmodatFlags::FollowSymlink,
+    )
+    .ctx(|| at("chmod", &path))?;
+    nix::fcntl::open(
+        &path,
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| at("open", &path))
+}
+
+/// (what we keep, what the init gets) for the console hand-off.
+fn console_fds(
+    terminal: bool,
+    opts: &CreateOptions,
+) -> Result<(Option<UnixStream>, Option<UnixStream>)> {
+    if !terminal {
+        return Ok((None, None));
+    }
+    if let Some(path) = &opts.console_socket {
+        let sock = UnixStream::connect(path).ctx(|| at("connect to console socket", path))?;
+        return Ok((None, Some(sock)));
+    }
+    let (keep, pass) = UnixStream::pair().ctx(|| "console socketpair")?;
+    Ok((Some(keep), Some(pass)))
+}
+
+/// systemd socket activation: LISTEN_FDS fds after stdio pass through, and the process is
+/// told it is pid 1 of its namespace, as runc does.
+fn socket_activation() -> (i32, Vec<String>) {
+    let n = std::env::var("LISTEN_FDS")
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(0);
+    if n == 0 {
+        return (0, Vec::new());
+    }
+    (
+        n,
+        vec![format!("LISTEN_FDS={n}"), "LISTEN_PID=1".to_string()],
+    )
+}
+
+fn spawn_init(exe: &OwnedFd, inherit: &[RawFd], sock_fd: RawFd) -> Result<Child> {
+    let mut cmd = Command::new(crate::syscall::fd_path(exe));
+    cmd.arg0("corral")
+        .arg("init")
+        .env_clear()
+        .env(INIT_SOCK_ENV, sock_fd.to_string());
+    let keep = inherit.to_vec();
+    // SAFETY: the closure runs between fork and exec and only makes async-signal-safe calls
+    // (fcntl, prctl, getppid).
+    unsafe {
+        cmd.pre_exec(move || {
+            for fd in &keep {
+                set_cloexec(*fd, false)?;
+            }
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd.spawn().ctx(|| "start container init")
+}
+
+fn write_id_maps(pid: i32, bundle: &Bundle) -> Result<()> {
+    let linux = bundle.spec.linux().as_ref();
+    let uid = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
+    write_map(&format!("/proc/{pid}/uid_map"), &uid)?;
+    write_map(&format!("/proc/{pid}/gid_map"), &gid)
+}
+
+fn write_map(path: &str, maps: &[LinuxIdMapping]) -> Result<()> {
+    let text: String = maps
+        .iter()
+        .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+        .collect();
+    std::fs::write(path, text).ctx(|| format!("write {path} (linux.uidMappings/gidMappings)"))
+}
+
+/// Written atomically (tmp + rename) so a reader never sees an empty pid file.
+pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    let abs = std::path::absolute(path).ctx(|| at("resolve pid file", path))?;
+    let tmp = abs.with_file_name(format!(
+        ".{}.tmp",
+        abs.file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_default()
+    ));
+    std::fs::write(&tmp, pid.to_string()).ctx(|| at("write pid file", &tmp))?;
+    std::fs::rename(&tmp, &abs).ctx(|| at("rename pid file", &abs))
+}
+
+/// Whether the config asks for a new namespace of this type (no path).
+pub fn creates_namespace(spec: &oci_spec::runtime::Spec, typ: LinuxNamespaceType) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| ns.iter().any(|n| n.typ() == typ && n.path().is_none()))
+}

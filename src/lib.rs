@@ -1,0 +1,17 @@
+//! corral: a runc-compatible OCI container runtime.
+//!
+//! The binary in `main.rs` is a thin shell around this library; see DESIGN.md in the shared
+//! folder for how the modules fit together.
+
+pub mod cgroups;
+pub mod cli;
+pub mod container;
+pub mod error;
+pub mod init;
+pub mod launch;
+pub mod log;
+pub mod rootfs;
+pub mod signal;
+pub mod spec;
+pub mod syscall;
+pub mod tty;

@@ -1,0 +1,250 @@
+//! The container's root filesystem: mounts, devices, masked and read-only paths, and the
+//! switch into it (pivot_root, or MS_MOVE + chroot for `--no-pivot`).
+//!
+//! Runs in the init, inside the container's mount namespace, before the process is exec'd.
+//! Every target is resolved through [`resolve::RootDir`] and mounted onto by fd.
+
+mod devices;
+pub(crate) mod mounts;
+pub mod options;
+mod paths;
+pub mod resolve;
+
+pub use options::propagation_flag;
+
+use crate::error::{Context, Error, Result, at};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use oci_spec::runtime::Spec;
+use resolve::RootDir;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+/// What the init needs to know to build the root filesystem.
+pub struct Plan<'a> {
+    pub spec: &'a Spec,
+    pub rootfs: &'a Path,
+    pub bundle: &'a Path,
+    /// The container runs in a user namespace: device nodes are bind-mounted, not created.
+    pub in_userns: bool,
+    /// The container has a mount namespace of its own; without one we only chroot.
+    pub own_mount_ns: bool,
+}
+
+/// Sets propagation, makes the rootfs a mount point, performs every mount of the config and
+/// creates devices. Returns the rootfs handle for the later steps.
+pub fn mount_all(plan: &Plan) -> Result<RootDir> {
+    if plan.own_mount_ns {
+        set_root_propagation(plan.spec)?;
+        make_parent_mount_private(plan.rootfs)?;
+        bind_rootfs_onto_itself(plan.rootfs)?;
+    }
+    // Opened after the self-bind: mounts must land on the new mount, not the one below it.
+    let root = RootDir::open(plan.rootfs).ctx(|| at("open rootfs", plan.rootfs))?;
+    let mounts = plan.spec.mounts().as_deref().unwrap_or_default();
+    for (i, m) in mounts.iter().enumerate() {
+        mounts::mount_entry(&root, plan, m).map_err(|e| {
+            Error::other(format!("mounts[{i}] ({}): {e}", m.destination().display()))
+        })?;
+    }
+    if devices::needs_default_devices(plan.spec) {
+        devices::create_default_devices(&root, plan.in_userns)?;
+        devices::create_dev_symlinks(&root)?;
+    }
+    let linux_devices = plan
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().clone())
+        .unwrap_or_default();
+    for (i, d) in linux_devices.iter().enumerate() {
+        devices::create_device(&root, d, plan.in_userns).map_err(|e| {
+            Error::other(format!("linux.devices[{i}] ({}): {e}", d.path().display()))
+        })?;
+    }
+    ensure_cwd(&root, plan.spec)?;
+    Ok(root)
+}
+
+/// runc creates a missing `process.cwd` inside the rootfs; clients rely on it.
+fn ensure_cwd(root: &RootDir, spec: &Spec) -> Result<()> {
+    if let Some(p) = spec.process() {
+        let cwd = p.cwd();
+        if root.resolve(cwd).is_err() {
+            root.mkdir_all(cwd).ctx(|| at("create process.cwd", cwd))?;
+        }
+    }
+    Ok(())
+}
+
+/// maskedPaths and readonlyPaths, applied inside the rootfs before switching into it.
+pub fn apply_path_rules(root: &RootDir, spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    for p in linux.masked_paths().as_deref().unwrap_or_default() {
+        paths::mask(root, Path::new(p)).ctx(|| format!("linux.maskedPaths: mask {p}"))?;
+    }
+    for p in linux.readonly_paths().as_deref().unwrap_or_default() {
+        paths::make_readonly(root, Path::new(p))
+            .ctx(|| format!("linux.readonlyPaths: make {p} read-only"))?;
+    }
+    Ok(())
+}
+
+fn set_root_propagation(spec: &Spec) -> Result<()> {
+    let flag = configured_propagation(spec).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    mount(None::<&str>, "/", None::<&str>, flag, None::<&str>).ctx(|| "set propagation of /")
+}
+
+fn configured_propagation(spec: &Spec) -> Option<MsFlags> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.rootfs_propagation().as_deref())
+        .and_then(propagation_flag)
+}
+
+/// pivot_root refuses a new root whose parent mount is shared; the parent of the rootfs is
+/// made private in our (new) mount namespace only.
+fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read mountinfo")?;
+    let target = std::fs::canonicalize(rootfs).ctx(|| at("canonicalize", rootfs))?;
+    let parent = mount_point_of(&mountinfo, &target);
+    mount(
+        None::<&str>,
+        &parent,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .ctx(|| at("make private", &parent))
+}
+
+/// The mount point with the longest path that contains `path`.
+fn mount_point_of(mountinfo: &str, path: &Path) -> PathBuf {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(unescape_mountinfo)
+        .map(PathBuf::from)
+        .filter(|mp| path.starts_with(mp))
+        .max_by_key(|mp| mp.as_os_str().len())
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
+fn unescape_mountinfo(s: &str) -> String {
+    s.replace("\\040", " ")
+        .replace("\\011", "\t")
+        .replace("\\012", "\n")
+        .replace("\\134", "\\")
+}
+
+fn bind_rootfs_onto_itself(rootfs: &Path) -> Result<()> {
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| at("bind mount rootfs", rootfs))
+}
+
+/// Switches into the rootfs: pivot_root, MS_MOVE + chroot (`--no-pivot`), or a plain chroot
+/// when the container shares the caller's mount namespace.
+pub fn enter(root: RootDir, spec: &Spec, no_pivot: bool, own_mount_ns: bool) -> Result<()> {
+    nix::unistd::fchdir(root.fd()).ctx(|| "chdir into rootfs")?;
+    if !own_mount_ns {
+        nix::unistd::chroot(".").ctx(|| "chroot into rootfs")?;
+    } else if no_pivot {
+        move_root()?;
+    } else {
+        pivot_root()?;
+    }
+    nix::unistd::chdir("/").ctx(|| "chdir /")?;
+    if let Some(flag) = configured_propagation(spec)
+        && flag.contains(MsFlags::MS_SHARED)
+    {
+        mount(None::<&str>, "/", None::<&str>, flag, None::<&str>)
+            .ctx(|| "set rootfsPropagation on /")?;
+    }
+    Ok(())
+}
+
+/// pivot_root(".", ".") stacks the old root on top of the new one; detaching it then leaves
+/// only the container's tree. The slave remount keeps the unmount from reaching the host.
+fn pivot_root() -> Result<()> {
+    let old = nix::fcntl::open(
+        "/",
+        nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| "open old root")?;
+    nix::unistd::pivot_root(".", ".").ctx(|| "pivot_root")?;
+    nix::unistd::fchdir(old.as_fd()).ctx(|| "chdir to old root")?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .ctx(|| "make old root slave")?;
+    umount2(".", MntFlags::MNT_DETACH).ctx(|| "detach old root")?;
+    Ok(())
+}
+
+/// `--no-pivot`: for roots where pivot_root cannot work (e.g. a ramdisk root).
+fn move_root() -> Result<()> {
+    mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
+        .ctx(|| "move rootfs to /")?;
+    nix::unistd::chroot(".").ctx(|| "chroot into rootfs")?;
+    Ok(())
+}
+
+/// `root.readonly`: remount / read-only, keeping the flags the kernel has locked on it.
+pub fn make_root_readonly() -> Result<()> {
+    let st = nix::sys::statvfs::statvfs("/").ctx(|| "statvfs /")?;
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | locked_flags(&st);
+    mount(None::<&str>, "/", None::<&str>, flags, None::<&str>).ctx(|| "remount / read-only")
+}
+
+/// Flags of an existing mount that a bind remount must repeat or the kernel refuses it
+/// (they are locked when the mount came from a more privileged namespace).
+pub(crate) fn locked_flags(st: &nix::sys::statvfs::Statvfs) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
+    let f = st.flags();
+    let mut out = MsFlags::empty();
+    for (fs, ms) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+        (FsFlags::ST_NOATIME, MsFlags::MS_NOATIME),
+        (FsFlags::ST_NODIRATIME, MsFlags::MS_NODIRATIME),
+        (FsFlags::ST_RELATIME, MsFlags::MS_RELATIME),
+    ] {
+        if f.contains(fs) {
+            out |= ms;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_longest_mount_point() {
+        let mi = "22 1 0:1 / / rw - ext4 x rw\n23 22 0:2 / /run rw - tmpfs x rw\n\
+                  24 23 0:3 / /run/a\\040b rw - tmpfs x rw\n";
+        assert_eq!(
+            mount_point_of(mi, Path::new("/run/x/rootfs")),
+            PathBuf::from("/run")
+        );
+        assert_eq!(
+            mount_point_of(mi, Path::new("/run/a b/r")),
+            PathBuf::from("/run/a b")
+        );
+        assert_eq!(mount_point_of(mi, Path::new("/srv")), PathBuf::from("/"));
+    }
+}

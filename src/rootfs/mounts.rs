@@ -1,0 +1,202 @@
+//! One entry of `mounts`: create the target safely inside the rootfs and mount onto its fd.
+
+use super::Plan;
+use super::options::{self, MountOptions};
+use super::resolve::{Kind, RootDir};
+use crate::syscall::{fd_path, mount_setattr_recursive};
+use nix::mount::{MsFlags, mount};
+use oci_spec::runtime::Mount;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+type Res<T> = std::result::Result<T, String>;
+
+pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount) -> Res<()> {
+    let opts = options::parse(m.options().as_deref().unwrap_or_default())?;
+    let typ = m.typ().as_deref().unwrap_or("");
+    let dest = m.destination();
+    if opts.is_bind() || typ == "bind" {
+        bind_mount(root, plan, m, &opts)
+    } else if typ == "cgroup" || typ == "cgroup2" {
+        crate::cgroups::mount::mount_cgroupfs(root, dest, &opts, plan.spec)
+    } else {
+        fs_mount(root, m, typ, &opts)
+    }
+}
+
+fn io_err(what: &str, e: impl std::fmt::Display) -> String {
+    format!("{what}: {e}")
+}
+
+fn bind_source(plan: &Plan, m: &Mount) -> Res<PathBuf> {
+    let src = m
+        .source()
+        .clone()
+        .ok_or_else(|| "bind mount without a source".to_string())?;
+    Ok(if src.is_absolute() {
+        src
+    } else {
+        plan.bundle.join(src)
+    })
+}
+
+fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Res<()> {
+    let src_path = bind_source(plan, m)?;
+    let src = nix::fcntl::open(
+        &src_path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| {
+        io_err(
+            &format!("source {}", src_path.display()),
+            io::Error::from(e),
+        )
+    })?;
+    let is_dir = nix::sys::stat::fstat(src.as_fd())
+        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
+        .map_err(|e| io_err("stat source", e))?;
+    let kind = if is_dir { Kind::Dir } else { Kind::File };
+    let target = root
+        .ensure(m.destination(), kind)
+        .map_err(|e| io_err("create target", e))?;
+    let mut flags = MsFlags::MS_BIND;
+    if opts.flags.contains(MsFlags::MS_REC) {
+        flags |= MsFlags::MS_REC;
+    }
+    mount(
+        Some(fd_path(&src).as_str()),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .map_err(|e| io_err(&format!("bind {}", src_path.display()), e))?;
+    // The fd we hold points below the new mount; re-resolve to reach the mount itself.
+    let mounted = root
+        .resolve(m.destination())
+        .map_err(|e| io_err("reopen target", e))?;
+    if !opts.remount_flags().is_empty() {
+        remount_bind(&mounted, opts)?;
+    }
+    finish(&mounted, opts)
+}
+
+/// A bind mount ignores all flags but MS_BIND|MS_REC; ro/nosuid/... need a remount, which
+/// must repeat the flags the kernel locked on the source mount.
+fn remount_bind(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
+    let st = nix::sys::statvfs::fstatvfs(target.as_fd()).map_err(|e| io_err("statvfs", e))?;
+    let keep = super::locked_flags(&st) - opts.cleared;
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | opts.remount_flags() | keep;
+    mount(
+        None::<&str>,
+        fd_path(target).as_str(),
+        None::<&str>,
+        flags,
+        None::<&str>,
+    )
+    .map_err(|e| io_err("remount bind", e))
+}
+
+fn fs_mount(root: &RootDir, m: &Mount, typ: &str, opts: &MountOptions) -> Res<()> {
+    if typ.is_empty() {
+        return Err("mount type is empty and the options do not say bind".into());
+    }
+    let target = root
+        .ensure(m.destination(), Kind::Dir)
+        .map_err(|e| io_err("create target", e))?;
+    let source = m
+        .source()
+        .as_ref()
+        .map(|s| s.display().to_string())
+        .unwrap_or_else(|| typ.to_string());
+    let data = opts.data_string();
+    let mut flags = opts.flags - MsFlags::MS_REC;
+    // mqueue and some others refuse MS_REMOUNT-less flags they do not know; the kernel
+    // ignores the propagation flags here, which are applied below.
+    flags -= MsFlags::MS_BIND;
+    mount_fs_onto(&source, &target, typ, flags, &data)?;
+    let mounted = root
+        .resolve(m.destination())
+        .map_err(|e| io_err("reopen target", e))?;
+    finish(&mounted, opts)
+}
+
+fn mount_fs_onto(source: &str, target: &OwnedFd, typ: &str, flags: MsFlags, data: &str) -> Res<()> {
+    let data_opt = (!data.is_empty()).then_some(data);
+    mount(
+        Some(source),
+        fd_path(target).as_str(),
+        Some(typ),
+        flags,
+        data_opt,
+    )
+    .map_err(|e| io_err(&format!("mount {typ}"), e))
+}
+
+fn finish(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
+    for p in &opts.propagation {
+        mount(
+            None::<&str>,
+            fd_path(target).as_str(),
+            None::<&str>,
+            *p,
+            None::<&str>,
+        )
+        .map_err(|e| io_err("set propagation", e))?;
+    }
+    if opts.rec_set != 0 || opts.rec_clear != 0 {
+        mount_setattr_recursive(target.as_fd(), opts.rec_set, opts.rec_clear)
+            .map_err(|e| io_err("mount_setattr", e))?;
+    }
+    Ok(())
+}
+
+/// Mounts `source` of `typ` at `dest` inside the root (used by the cgroup mount).
+pub fn mount_fs_at(
+    root: &RootDir,
+    dest: &Path,
+    source: &str,
+    typ: &str,
+    flags: MsFlags,
+    data: &str,
+) -> Res<OwnedFd> {
+    let target = root
+        .ensure(dest, Kind::Dir)
+        .map_err(|e| io_err("create target", e))?;
+    mount_fs_onto(source, &target, typ, flags, data)?;
+    root.resolve(dest).map_err(|e| io_err("reopen target", e))
+}
+
+/// Bind mounts host `src` at `dest` inside the root (used by the cgroup mount).
+pub fn bind_at(root: &RootDir, dest: &Path, src: &Path, flags: MsFlags) -> Res<()> {
+    let target = root
+        .ensure(dest, Kind::Dir)
+        .map_err(|e| io_err("create target", e))?;
+    mount(
+        Some(src),
+        fd_path(&target).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(|e| io_err(&format!("bind {}", src.display()), e))?;
+    if !flags.is_empty() {
+        let mounted = root.resolve(dest).map_err(|e| io_err("reopen target", e))?;
+        let st = nix::sys::statvfs::fstatvfs(mounted.as_fd()).map_err(|e| io_err("statvfs", e))?;
+        mount(
+            None::<&str>,
+            fd_path(&mounted).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND | MsFlags::MS_REMOUNT | flags | super::locked_flags(&st),
+            None::<&str>,
+        )
+        .map_err(|e| io_err("remount bind", e))?;
+    }
+    Ok(())
+}
+
+pub fn finish_mount(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
+    finish(target, opts)
+}

@@ -1,0 +1,114 @@
+//! Loading a bundle's config.json and checking it before anything is created.
+//!
+//! Errors name the file and the JSON path (`config.json: process.cwd: ...`): a client that
+//! hands us a bad bundle must learn which field is wrong without reading our source.
+
+mod validate;
+
+pub use validate::validate;
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::Spec;
+use std::path::{Path, PathBuf};
+
+/// The OCI runtime-spec version corral implements and reports.
+pub const OCI_VERSION: &str = "1.2.0";
+/// The oldest config.json version we accept.
+pub const OCI_VERSION_MIN: &str = "1.0.0";
+
+/// A bundle whose config.json parsed and validated.
+#[derive(Debug)]
+pub struct Bundle {
+    /// Absolute path of the bundle directory.
+    pub dir: PathBuf,
+    /// Absolute path of the root filesystem.
+    pub rootfs: PathBuf,
+    pub spec: Spec,
+}
+
+/// Loads `<bundle>/config.json`, parses it with JSON paths in errors, and validates it.
+pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
+    let dir = std::path::absolute(bundle)
+        .map_err(|e| Error::config(bundle.display().to_string(), e.to_string()))?;
+    if !dir.is_dir() {
+        return Err(Error::config(
+            format!("bundle {}", dir.display()),
+            "not a directory or does not exist",
+        ));
+    }
+    let config = dir.join("config.json");
+    let text = std::fs::read(&config)
+        .map_err(|e| Error::config(config.display().to_string(), format!("cannot read: {e}")))?;
+    let spec = parse_config(&text).map_err(|e| match e {
+        Error::Config { path, msg } => Error::config(format!("{}: {path}", config.display()), msg),
+        other => other,
+    })?;
+    validate(&spec).map_err(|e| match e {
+        Error::Config { path, msg } => Error::config(format!("{}: {path}", config.display()), msg),
+        other => other,
+    })?;
+    let root = spec
+        .root()
+        .as_ref()
+        .map(|r| r.path().clone())
+        .unwrap_or_default();
+    let rootfs = if root.is_absolute() {
+        root
+    } else {
+        dir.join(root)
+    };
+    if !rootfs.is_dir() {
+        return Err(Error::config(
+            format!("{}: root.path", config.display()),
+            format!("{} is not a directory", rootfs.display()),
+        ));
+    }
+    Ok(Bundle { dir, rootfs, spec })
+}
+
+/// Parses config.json text; a type error reports the JSON path where it happened.
+pub fn parse_config(text: &[u8]) -> Result<Spec> {
+    let mut de = serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let path = if path == "." || path.is_empty() {
+            "(document)".to_string()
+        } else {
+            path
+        };
+        Error::config(path, inner.to_string())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn type_error_names_json_path() {
+        let err = parse_config(
+            br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":"x","gid":0}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("process.user.uid: "), "{err}");
+    }
+
+    #[test]
+    fn invalid_json_is_an_error() {
+        assert!(parse_config(b"{not json").is_err());
+    }
+
+    #[test]
+    fn unknown_capability_names_its_index() {
+        let err = parse_config(
+            br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_KILL","CAP_NOPE"]}}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("process.capabilities.bounding"), "{err}");
+        assert!(err.contains("CAP_NOPE"), "{err}");
+    }
+}

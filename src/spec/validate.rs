@@ -1,0 +1,356 @@
+//! Checks a parsed config against what the runtime-spec requires and what corral supports.
+//! Everything that can be rejected before a process or a directory exists is rejected here.
+
+use crate::error::{Error, Result};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use std::collections::HashSet;
+
+pub fn validate(spec: &Spec) -> Result<()> {
+    validate_version(spec.version())?;
+    validate_root(spec)?;
+    validate_process(spec)?;
+    validate_mounts(spec)?;
+    validate_linux(spec)?;
+    validate_unsupported(spec)?;
+    Ok(())
+}
+
+/// Accepts any 1.x version (runc does the same); the major version is the compatibility line.
+fn validate_version(v: &str) -> Result<()> {
+    let mut parts = v.split(['.', '-', '+']);
+    let major = parts.next().unwrap_or("");
+    let minor = parts.next().unwrap_or("");
+    if major != "1" || minor.parse::<u32>().is_err() {
+        return Err(Error::config(
+            "ociVersion",
+            format!("unsupported version {v:?} (corral supports 1.x)"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate_root(spec: &Spec) -> Result<()> {
+    match spec.root() {
+        Some(root) if !root.path().as_os_str().is_empty() => Ok(()),
+        _ => Err(Error::config("root.path", "is required")),
+    }
+}
+
+fn validate_process(spec: &Spec) -> Result<()> {
+    let Some(process) = spec.process() else {
+        return Err(Error::config("process", "is required"));
+    };
+    let args = process.args().as_deref().unwrap_or_default();
+    if args.is_empty() || args[0].is_empty() {
+        return Err(Error::config("process.args", "must not be empty"));
+    }
+    if !process.cwd().is_absolute() {
+        return Err(Error::config(
+            "process.cwd",
+            format!("{:?} is not an absolute path", process.cwd()),
+        ));
+    }
+    for (i, e) in process
+        .env()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if !e.contains('=') {
+            return Err(Error::config(
+                format!("process.env[{i}]"),
+                format!("{e:?} is not of the form KEY=VALUE"),
+            ));
+        }
+    }
+    let mut seen = HashSet::new();
+    for (i, r) in process
+        .rlimits()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if !seen.insert(format!("{:?}", r.typ())) {
+            return Err(Error::config(
+                format!("process.rlimits[{i}]"),
+                format!("duplicate rlimit type {:?}", r.typ()),
+            ));
+        }
+        if r.soft() > r.hard() {
+            return Err(Error::config(
+                format!("process.rlimits[{i}]"),
+                "soft limit is greater than hard limit",
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn validate_mounts(spec: &Spec) -> Result<()> {
+    for (i, m) in spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        if m.destination().as_os_str().is_empty() {
+            return Err(Error::config(
+                format!("mounts[{i}].destination"),
+                "is required",
+            ));
+        }
+        for opt in m.options().as_deref().unwrap_or_default() {
+            if opt.contains('\0') {
+                return Err(Error::config(
+                    format!("mounts[{i}].options"),
+                    "contains a NUL byte",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn validate_linux(spec: &Spec) -> Result<()> {
+    let Some(linux) = spec.linux() else {
+        return Ok(());
+    };
+    let mut seen = HashSet::new();
+    let namespaces = linux.namespaces().as_deref().unwrap_or_default();
+    for (i, ns) in namespaces.iter().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(Error::config(
+                format!("linux.namespaces[{i}]"),
+                format!("duplicate namespace type {}", ns.typ()),
+            ));
+        }
+        if let Some(p) = ns.path()
+            && !p.is_absolute()
+        {
+            return Err(Error::config(
+                format!("linux.namespaces[{i}].path"),
+                format!("{} is not an absolute path", p.display()),
+            ));
+        }
+    }
+    let new_userns = namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
+    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+        && linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if new_userns && !has_maps {
+        return Err(Error::config(
+            "linux.uidMappings",
+            "a new user namespace needs uidMappings and gidMappings",
+        ));
+    }
+    if !new_userns
+        && (linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
+            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()))
+    {
+        return Err(Error::config(
+            "linux.uidMappings",
+            "id mappings given without a new user namespace",
+        ));
+    }
+    let new_timens = namespaces
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
+    if linux.time_offsets().is_some() && !new_timens {
+        return Err(Error::config(
+            "linux.timeOffsets",
+            "time offsets need a new time namespace",
+        ));
+    }
+    if let Some(offsets) = linux.time_offsets() {
+        for clock in offsets.keys() {
+            if clock != "monotonic" && clock != "boottime" {
+                return Err(Error::config(
+                    format!("linux.timeOffsets.{clock}"),
+                    "only monotonic and boottime can be offset",
+                ));
+            }
+        }
+    }
+    if let Some(prop) = linux.rootfs_propagation() {
+        crate::rootfs::propagation_flag(prop).ok_or_else(|| {
+            Error::config("linux.rootfsPropagation", format!("unknown value {prop:?}"))
+        })?;
+    }
+    for (key, _) in linux.sysctl().as_ref().into_iter().flatten() {
+        if key.is_empty() || key.contains("..") || key.starts_with('/') {
+            return Err(Error::config(
+                format!("linux.sysctl.{key}"),
+                "is not a valid sysctl name",
+            ));
+        }
+    }
+    if let Some(cg) = linux.cgroups_path()
+        && cg
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+    {
+        return Err(Error::config(
+            "linux.cgroupsPath",
+            format!("{} must not contain '..'", cg.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// Parts of the spec whose support lands in later work. We refuse them loudly rather than
+/// run a container that silently lacks a limit or a filter the caller asked for.
+fn validate_unsupported(spec: &Spec) -> Result<()> {
+    if let Some(hooks) = spec.hooks() {
+        let any = [
+            hooks.prestart().as_ref().is_some_and(|v| !v.is_empty()),
+            hooks
+                .create_runtime()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty()),
+            hooks
+                .create_container()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty()),
+            hooks
+                .start_container()
+                .as_ref()
+                .is_some_and(|v| !v.is_empty()),
+            hooks.poststart().as_ref().is_some_and(|v| !v.is_empty()),
+            hooks.poststop().as_ref().is_some_and(|v| !v.is_empty()),
+        ];
+        if any.iter().any(|b| *b) {
+            return Err(Error::config(
+                "hooks",
+                "hooks are not supported by this corral build yet",
+            ));
+        }
+    }
+    if let Some(linux) = spec.linux() {
+        if linux.seccomp().is_some() {
+            return Err(Error::config(
+                "linux.seccomp",
+                "seccomp is not supported by this corral build yet",
+            ));
+        }
+        if linux.intel_rdt().is_some() {
+            return Err(Error::config(
+                "linux.intelRdt",
+                "Intel RDT is not supported",
+            ));
+        }
+        if linux.memory_policy().is_some() {
+            return Err(Error::config(
+                "linux.memoryPolicy",
+                "memory policy is not supported yet",
+            ));
+        }
+        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
+            return Err(Error::config(
+                "linux.netDevices",
+                "moving network devices is not supported yet",
+            ));
+        }
+        if let Some(r) = linux.resources() {
+            crate::cgroups::check_supported(r)?;
+        }
+    }
+    if let Some(p) = spec.process() {
+        if p.exec_cpu_affinity().is_some() {
+            return Err(Error::config(
+                "process.execCPUAffinity",
+                "is not supported yet",
+            ));
+        }
+        if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
+            // runc refuses a profile when AppArmor is off; applying one lands with the LSM work.
+            return Err(Error::config(
+                "process.apparmorProfile",
+                if apparmor_enabled() {
+                    "applying AppArmor profiles is not supported yet"
+                } else {
+                    "apparmor profile specified but apparmor is not enabled on this system"
+                },
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn apparmor_enabled() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+        .map(|s| s.trim() == "Y")
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions() {
+        assert!(validate_version("1.0.2-dev").is_ok());
+        assert!(validate_version("1.2.0").is_ok());
+        assert!(validate_version("1.0.0").is_ok());
+        assert!(validate_version("2.0.0").is_err());
+        assert!(validate_version("").is_err());
+        assert!(validate_version("one").is_err());
+    }
+
+    fn spec(json: &str) -> Spec {
+        crate::spec::parse_config(json.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn relative_cwd_is_rejected() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"cwd":"tmp","args":["sh"],"user":{"uid":0,"gid":0}}}"#,
+        );
+        let e = validate(&s).unwrap_err().to_string();
+        assert!(e.starts_with("process.cwd:"), "{e}");
+    }
+
+    #[test]
+    fn empty_args_are_rejected() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"cwd":"/","args":[],"user":{"uid":0,"gid":0}}}"#,
+        );
+        let e = validate(&s).unwrap_err().to_string();
+        assert!(e.starts_with("process.args:"), "{e}");
+    }
+
+    #[test]
+    fn duplicate_namespaces_are_rejected() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},
+            "linux":{"namespaces":[{"type":"pid"},{"type":"pid"}]}}"#,
+        );
+        let e = validate(&s).unwrap_err().to_string();
+        assert!(e.starts_with("linux.namespaces[1]:"), "{e}");
+    }
+
+    #[test]
+    fn user_namespace_needs_mappings() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}},
+            "linux":{"namespaces":[{"type":"user"}]}}"#,
+        );
+        assert!(validate(&s).is_err());
+    }
+
+    #[test]
+    fn minimal_config_is_valid() {
+        let s = spec(
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},
+            "process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}}}"#,
+        );
+        validate(&s).unwrap();
+    }
+}

@@ -1,0 +1,318 @@
+//! Thin wrappers over the Linux syscalls that nix does not cover (openat2, mount_setattr,
+//! close_range, clone with CLONE_PARENT, TIOCGPTPEER). Every `unsafe` in the crate that is not a
+//! plain nix call lives here, next to its reason.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+pub const RESOLVE_NO_XDEV: u64 = 0x01;
+pub const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+pub const RESOLVE_NO_SYMLINKS: u64 = 0x04;
+pub const RESOLVE_IN_ROOT: u64 = 0x10;
+
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+fn cstring(path: &Path) -> io::Result<CString> {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "path contains a NUL byte"))
+}
+
+/// openat2(2): the kernel resolves `path` under `dir` with the `resolve` restrictions, so a
+/// symlink planted in a container image cannot send us outside the rootfs.
+pub fn openat2(
+    dir: BorrowedFd<'_>,
+    path: &Path,
+    flags: i32,
+    mode: u32,
+    resolve: u64,
+) -> io::Result<OwnedFd> {
+    let c = cstring(path)?;
+    let how = OpenHow {
+        flags: (flags | libc::O_CLOEXEC) as u64,
+        mode: mode as u64,
+        resolve,
+    };
+    loop {
+        // SAFETY: `c` and `how` outlive the call; the kernel copies `how` by the size we pass.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                c.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if r >= 0 {
+            // SAFETY: the kernel returned a fresh fd that nobody else owns.
+            return Ok(unsafe { OwnedFd::from_raw_fd(r as RawFd) });
+        }
+        let e = io::Error::last_os_error();
+        // EAGAIN: a concurrent rename raced the lookup; the kernel asks us to retry.
+        if e.raw_os_error() != Some(libc::EAGAIN) {
+            return Err(e);
+        }
+    }
+}
+
+pub const MOUNT_ATTR_RDONLY: u64 = 0x0000_0001;
+pub const MOUNT_ATTR_NOSUID: u64 = 0x0000_0002;
+pub const MOUNT_ATTR_NODEV: u64 = 0x0000_0004;
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x0000_0008;
+pub const MOUNT_ATTR__ATIME: u64 = 0x0000_0070;
+pub const MOUNT_ATTR_RELATIME: u64 = 0x0000_0000;
+pub const MOUNT_ATTR_NOATIME: u64 = 0x0000_0010;
+pub const MOUNT_ATTR_STRICTATIME: u64 = 0x0000_0020;
+pub const MOUNT_ATTR_NODIRATIME: u64 = 0x0000_0080;
+pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// mount_setattr(2) with AT_RECURSIVE on the mount that `fd` refers to: how the recursive
+/// mount options (`rro`, `rnosuid`, ...) are applied to a whole subtree at once.
+pub fn mount_setattr_recursive(fd: BorrowedFd<'_>, set: u64, clear: u64) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: set,
+        attr_clr: clear,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let empty = c"";
+    // SAFETY: `attr` and the empty path outlive the call; size matches the struct we pass.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_RECURSIVE,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Marks every fd from `first` up close-on-exec, so nothing of ours survives into the
+/// container process while the fds we still need keep working until execve.
+pub fn cloexec_from(first: RawFd) -> io::Result<()> {
+    // SAFETY: close_range only changes fd flags; no memory is passed.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return Ok(());
+    }
+    // Kernels before 5.11 lack CLOSE_RANGE_CLOEXEC: walk /proc/self/fd instead.
+    for entry in std::fs::read_dir("/proc/self/fd")? {
+        let fd: RawFd = match entry?.file_name().to_string_lossy().parse() {
+            Ok(fd) => fd,
+            Err(_) => continue,
+        };
+        if fd >= first {
+            set_cloexec(fd, true)?;
+        }
+    }
+    Ok(())
+}
+
+pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
+    // SAFETY: F_GETFD/F_SETFD on an fd number; a closed fd only yields EBADF.
+    let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    if flags < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let new = if on {
+        flags | libc::FD_CLOEXEC
+    } else {
+        flags & !libc::FD_CLOEXEC
+    };
+    // SAFETY: as above.
+    if unsafe { libc::fcntl(fd, libc::F_SETFD, new) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// fork(2) whose child becomes a child of *our parent* (CLONE_PARENT): the container's pid 1
+/// is then the direct child of `corral create/run`, which can wait for it, while the
+/// intermediate stage that created the pid namespace just exits.
+/// Returns 0 in the child and the child's pid in the caller.
+///
+/// # Safety
+/// Same contract as fork(2): the caller must be single-threaded.
+pub unsafe fn fork_to_parent() -> io::Result<libc::pid_t> {
+    // SAFETY: raw clone with a null stack behaves like fork; the caller guarantees a single
+    // thread, so no lock can be held by a thread that does not exist in the child.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r as libc::pid_t)
+}
+
+/// TIOCGPTPEER: open the slave of a pty master without a path lookup, so a container cannot
+/// swap /dev/pts/N for something else between the master's creation and the slave's open.
+pub fn open_pty_peer(master: BorrowedFd<'_>) -> io::Result<OwnedFd> {
+    const TIOCGPTPEER: libc::c_ulong = 0x5441;
+    // SAFETY: the ioctl takes open flags by value and returns a new fd.
+    let r = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(r) })
+}
+
+/// Unlocks the pty master (TIOCSPTLCK 0) so its peer can be opened.
+pub fn unlock_pty(master: BorrowedFd<'_>) -> io::Result<()> {
+    let unlock: libc::c_int = 0;
+    // SAFETY: TIOCSPTLCK reads an int through the pointer, which is valid for the call.
+    if unsafe { libc::ioctl(master.as_raw_fd(), libc::TIOCSPTLCK, &unlock) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes the terminal on `fd` our controlling terminal.
+pub fn set_controlling_tty(fd: RawFd) -> io::Result<()> {
+    // SAFETY: TIOCSCTTY takes an int argument by value.
+    if unsafe { libc::ioctl(fd, libc::TIOCSCTTY, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+pub fn set_winsize(fd: RawFd, rows: u16, cols: u16) -> io::Result<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize through a pointer valid for the call.
+    if unsafe { libc::ioctl(fd, libc::TIOCSWINSZ, &ws) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+pub fn get_winsize(fd: RawFd) -> Option<(u16, u16)> {
+    // SAFETY: winsize is plain data; zeroed is a valid value.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize through a pointer valid for the call.
+    if unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } < 0 {
+        return None;
+    }
+    Some((ws.ws_row, ws.ws_col))
+}
+
+/// ioprio_set(IOPRIO_WHO_PROCESS, 0, prio): no wrapper exists in libc or nix.
+pub fn ioprio_set(class: i32, level: i32) -> io::Result<()> {
+    const IOPRIO_WHO_PROCESS: i32 = 1;
+    let prio = (class << 13) | level;
+    // SAFETY: plain integer arguments.
+    if unsafe { libc::syscall(libc::SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, prio) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// The path through which the kernel follows an fd: used to mount onto, or reopen, a file we
+/// already hold instead of resolving its path a second time.
+pub fn fd_path(fd: &impl AsRawFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+/// Resets every signal to its default action and unblocks all of them. The container process
+/// must not inherit corral's dispositions (Rust ignores SIGPIPE) or a caller's blocked mask.
+pub fn reset_signals() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: installing SIG_DFL is always sound; errors for invalid numbers are ignored.
+        unsafe {
+            libc::signal(sig, libc::SIG_DFL);
+        }
+    }
+    // SAFETY: an empty, initialised sigset passed by pointer valid for the call.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigprocmask(libc::SIG_SETMASK, &set, std::ptr::null_mut());
+    }
+}
+
+#[repr(C)]
+#[derive(Default)]
+pub struct SchedAttr {
+    pub size: u32,
+    pub policy: u32,
+    pub flags: u64,
+    pub nice: i32,
+    pub priority: u32,
+    pub runtime: u64,
+    pub deadline: u64,
+    pub period: u64,
+}
+
+/// sched_setattr(2) for the calling thread: the only call that covers every field of the
+/// OCI `process.scheduler` (nice, deadline runtime/period, flags).
+pub fn sched_setattr(attr: &mut SchedAttr) -> io::Result<()> {
+    attr.size = std::mem::size_of::<SchedAttr>() as u32;
+    // SAFETY: `attr` is a valid, sized sched_attr for the duration of the call.
+    if unsafe { libc::syscall(libc::SYS_sched_setattr, 0, attr as *mut SchedAttr, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Joins a new session keyring named `name` (what runc does unless `--no-new-keyring`), so
+/// containers do not share the caller's keys.
+pub fn join_session_keyring(name: &str) -> io::Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_int = 1;
+    let c = CString::new(name)
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in name"))?;
+    // SAFETY: `c` outlives the call.
+    if unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, c.as_ptr()) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -1,0 +1,125 @@
+//! Terminals: the pty made inside the container, its master handed over the console socket
+//! as runc does (SCM_RIGHTS), and the copy loop `run` uses when it keeps the master itself.
+
+use crate::error::{Context, Error, Result};
+use crate::rootfs::resolve::{Kind, RootDir};
+use crate::syscall::{fd_path, open_pty_peer, set_controlling_tty, set_winsize, unlock_pty};
+use nix::mount::{MsFlags, mount};
+use sendfd::{RecvWithFd, SendWithFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+/// In the init: opens the container's /dev/ptmx, sends the master to the console socket,
+/// makes the slave our stdio and controlling terminal, and binds it over /dev/console.
+/// The slave comes from TIOCGPTPEER, never from a path in the container.
+pub fn setup_console(root: &RootDir, console_fd: RawFd, size: Option<(u16, u16)>) -> Result<()> {
+    let master = root
+        .open_path(Path::new("/dev/pts/ptmx"), libc::O_RDWR | libc::O_NOCTTY)
+        .or_else(|_| root.open_path(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY))
+        .ctx(|| "open the container's /dev/ptmx (is /dev/pts mounted?)")?;
+    unlock_pty(master.as_fd()).ctx(|| "unlock pty")?;
+    let slave = open_pty_peer(master.as_fd()).ctx(|| "open pty slave")?;
+    if let Some((rows, cols)) = size
+        && rows > 0
+        && cols > 0
+    {
+        set_winsize(slave.as_raw_fd(), rows, cols).ctx(|| "process.consoleSize")?;
+    }
+    let console = root
+        .ensure(Path::new("/dev/console"), Kind::File)
+        .ctx(|| "create /dev/console")?;
+    mount(
+        Some(fd_path(&slave).as_str()),
+        fd_path(&console).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .ctx(|| "bind pty over /dev/console")?;
+    send_master(console_fd, &master)?;
+    drop(master);
+    nix::unistd::dup2_stdin(&slave).ctx(|| "dup pty slave to stdin")?;
+    nix::unistd::dup2_stdout(&slave).ctx(|| "dup pty slave to stdout")?;
+    nix::unistd::dup2_stderr(&slave).ctx(|| "dup pty slave to stderr")?;
+    set_controlling_tty(0).ctx(|| "make the pty the controlling terminal")?;
+    Ok(())
+}
+
+fn send_master(console_fd: RawFd, master: &OwnedFd) -> Result<()> {
+    // SAFETY: the parent passed us this fd for the console socket; we own it from here.
+    let sock = unsafe { UnixStream::from_raw_fd(console_fd) };
+    let name = std::fs::read_link(fd_path(master)).unwrap_or_default();
+    sock.send_with_fd(name.as_os_str().as_encoded_bytes(), &[master.as_raw_fd()])
+        .ctx(|| "send pty master to the console socket")?;
+    Ok(())
+}
+
+/// In the parent: receives the master that the init sent over `sock`.
+pub fn receive_master(sock: &UnixStream) -> Result<OwnedFd> {
+    let mut buf = [0u8; 4096];
+    let mut fds = [0 as RawFd; 1];
+    let (_, n) = sock
+        .recv_with_fd(&mut buf, &mut fds)
+        .ctx(|| "receive pty master")?;
+    if n != 1 {
+        return Err(Error::other("the init sent no pty master"));
+    }
+    // SAFETY: the fd arrived through SCM_RIGHTS and belongs to us now.
+    Ok(unsafe { OwnedFd::from_raw_fd(fds[0]) })
+}
+
+/// Puts our stdin in raw mode while the container owns the terminal; restores it on drop.
+pub struct RawMode {
+    saved: Option<nix::sys::termios::Termios>,
+}
+
+impl RawMode {
+    pub fn enter() -> RawMode {
+        let stdin = std::io::stdin();
+        let saved = nix::sys::termios::tcgetattr(stdin.as_fd()).ok();
+        if let Some(t) = &saved {
+            let mut raw = t.clone();
+            nix::sys::termios::cfmakeraw(&mut raw);
+            let _ = nix::sys::termios::tcsetattr(
+                stdin.as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                &raw,
+            );
+        }
+        RawMode { saved }
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        if let Some(t) = &self.saved {
+            let _ = nix::sys::termios::tcsetattr(
+                std::io::stdin().as_fd(),
+                nix::sys::termios::SetArg::TCSANOW,
+                t,
+            );
+        }
+    }
+}
+
+/// Copies our stdin to the master and the master to our stdout on two threads.
+pub fn proxy(master: OwnedFd) -> Result<std::thread::JoinHandle<()>> {
+    let reader = std::fs::File::from(master.try_clone().ctx(|| "dup pty master")?);
+    let mut writer = std::fs::File::from(master);
+    copy_window_size(writer.as_raw_fd());
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut writer);
+    });
+    Ok(std::thread::spawn(move || {
+        let mut reader = reader;
+        let _ = std::io::copy(&mut reader, &mut std::io::stdout());
+    }))
+}
+
+/// Gives the pty our terminal's size (at start and on SIGWINCH).
+pub fn copy_window_size(master: RawFd) {
+    if let Some((rows, cols)) = crate::syscall::get_winsize(libc::STDIN_FILENO) {
+        let _ = set_winsize(master, rows, cols);
+    }
+}
