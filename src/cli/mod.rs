@@ -32,25 +32,25 @@ pub struct Cli {
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalOptions {
     /// Root directory for storage of container state (tmpfs recommended)
-    #[arg(long, global = true, default_value = "/run/corral")]
+    #[arg(long, default_value = "/run/corral")]
     pub root: PathBuf,
     /// Write log lines to this file instead of stderr
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub log: Option<PathBuf>,
     /// Log format: text or json
-    #[arg(long = "log-format", global = true, value_enum, default_value = "text")]
+    #[arg(long = "log-format", value_enum, default_value = "text")]
     pub log_format: LogFormat,
     /// Enable debug logging
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub debug: bool,
     /// Use the systemd cgroup driver (not supported yet: refused)
-    #[arg(long = "systemd-cgroup", global = true)]
+    #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Rootless mode: auto, true or false
-    #[arg(long, global = true, default_value = "auto")]
+    #[arg(long, default_value = "auto")]
     pub rootless: String,
     /// Path to the criu binary, for checkpoint and restore
-    #[arg(long, global = true, default_value = "criu")]
+    #[arg(long, default_value = "criu")]
     pub criu: PathBuf,
     /// Print the version
     #[arg(short = 'v', long = "version")]

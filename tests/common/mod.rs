@@ -1,0 +1,375 @@
+//! The shared vocabulary of corral's end-to-end tests: a busybox bundle, a runtime under
+//! test (corral or runc) with a private `--root`, and the checks that nothing was left
+//! behind. Tests run real containers as root.
+#![allow(dead_code)]
+
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Parent of every test cgroup, never the caller's own cgroup.
+pub const CGROUP_PARENT: &str = "/corral-test";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A unique container id for this test process.
+pub fn unique_id(prefix: &str) -> String {
+    format!(
+        "{prefix}-{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+pub struct Runtime {
+    pub name: &'static str,
+    pub bin: PathBuf,
+    pub root: tempfile::TempDir,
+}
+
+impl Runtime {
+    pub fn corral() -> Runtime {
+        Runtime {
+            name: "corral",
+            bin: PathBuf::from(env!("CARGO_BIN_EXE_corral")),
+            root: tempfile::Builder::new().prefix("corral-root").tempdir().unwrap(),
+        }
+    }
+
+    /// Debian's runc; the test suite's setup installs it. Missing runc fails the test, it
+    /// does not skip it: differential tests are the point.
+    pub fn runc() -> Runtime {
+        let bin = ["/usr/sbin/runc", "/usr/bin/runc"]
+            .iter()
+            .map(PathBuf::from)
+            .find(|p| p.exists())
+            .expect("runc is not installed (hack/test.sh installs it)");
+        Runtime {
+            name: "runc",
+            bin,
+            root: tempfile::Builder::new().prefix("runc-root").tempdir().unwrap(),
+        }
+    }
+
+    pub fn both() -> [Runtime; 2] {
+        [Runtime::corral(), Runtime::runc()]
+    }
+
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(&self.bin);
+        c.arg("--root").arg(self.root.path());
+        c
+    }
+
+    /// Runs a command with stdin from /dev/null and its output captured in files, not
+    /// pipes: a container started by `create` inherits the runtime's stdio and would hold a
+    /// pipe open long after the command returned.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut c = self.cmd();
+        c.args(args);
+        capture(&mut c)
+    }
+
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{} {:?} failed: {}{}",
+            self.name,
+            args,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).to_string()
+    }
+
+    pub fn state(&self, id: &str) -> Value {
+        serde_json::from_str(&self.ok(&["state", id])).unwrap()
+    }
+
+    pub fn status(&self, id: &str) -> String {
+        self.state(id)["status"].as_str().unwrap().to_string()
+    }
+
+    /// Creates and starts `bundle` as `id`, detached, stdio to /dev/null... except for crun
+    /// (never given here). Returns the state after start.
+    pub fn start_detached(&self, bundle: &Bundle, id: &str) -> Value {
+        bundle.write_for(self, id);
+        self.ok(&["create", "--bundle", bundle.path_str(), id]);
+        self.ok(&["start", id]);
+        self.state(id)
+    }
+
+    /// `run` in the foreground; returns (exit code, stdout, stderr).
+    pub fn run_bundle(&self, bundle: &Bundle, id: &str) -> (i32, String, String) {
+        bundle.write_for(self, id);
+        let out = self.run(&["run", "--bundle", bundle.path_str(), id]);
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    }
+
+    /// Stdout of a foreground run that must succeed.
+    pub fn output_of(&self, bundle: &Bundle, id: &str) -> String {
+        let (code, out, err) = self.run_bundle(bundle, id);
+        assert_eq!(code, 0, "{} run failed: {out}{err}", self.name);
+        out
+    }
+
+    /// Force-deletes and checks nothing of `id` remains.
+    pub fn cleanup(&self, id: &str) {
+        let _ = self.run(&["delete", "--force", id]);
+        assert_clean(self, id);
+    }
+}
+
+/// The cgroup path a test container of `runtime` and `id` uses.
+pub fn cgroup_path(runtime: &Runtime, id: &str) -> String {
+    format!("{CGROUP_PARENT}/{}-{id}", runtime.name)
+}
+
+/// Nothing of the container remains: no state dir, no cgroup dir in any hierarchy, no
+/// process in that cgroup.
+pub fn assert_clean(runtime: &Runtime, id: &str) {
+    let dir = runtime.root.path().join(id);
+    assert!(!dir.exists(), "{}: state dir {} left behind", runtime.name, dir.display());
+    let cg = cgroup_path(runtime, id);
+    for h in cgroup_mounts() {
+        let p = h.join(cg.trim_start_matches('/'));
+        assert!(!p.exists(), "{}: cgroup {} left behind", runtime.name, p.display());
+    }
+    assert!(
+        processes_in_cgroup(&cg).is_empty(),
+        "{}: processes left in {cg}",
+        runtime.name
+    );
+    remove_test_cgroup_parent();
+}
+
+pub fn cgroup_mounts() -> Vec<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    info.lines()
+        .filter(|l| l.contains(" - cgroup ") || l.contains(" - cgroup2 "))
+        .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
+        .collect()
+}
+
+/// Host pids whose cgroup (any hierarchy) is `cg`.
+pub fn processes_in_cgroup(cg: &str) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        if text.lines().any(|l| l.ends_with(&format!(":{cg}"))) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+/// The shared parent goes away once the last test using it is done (runc leaves it).
+pub fn remove_test_cgroup_parent() {
+    for h in cgroup_mounts() {
+        let _ = std::fs::remove_dir(h.join(CGROUP_PARENT.trim_start_matches('/')));
+    }
+}
+
+/// Mount points in our namespace that mention `needle`.
+pub fn mounts_mentioning(needle: &str) -> Vec<String> {
+    std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// A bundle: busybox-static rootfs plus a config based on the runtime-spec defaults, with
+/// `terminal: false` and a per-runtime cgroupsPath under the test parent.
+pub struct Bundle {
+    pub dir: tempfile::TempDir,
+    pub config: Value,
+}
+
+impl Bundle {
+    pub fn new() -> Bundle {
+        let dir = tempfile::Builder::new().prefix("corral-bundle").tempdir().unwrap();
+        make_busybox_rootfs(&dir.path().join("rootfs"));
+        Bundle {
+            dir,
+            config: default_config(),
+        }
+    }
+
+    pub fn with_args(args: &[&str]) -> Bundle {
+        let mut b = Bundle::new();
+        b.args(args);
+        b
+    }
+
+    pub fn args(&mut self, args: &[&str]) -> &mut Self {
+        self.config["process"]["args"] = json!(args);
+        self
+    }
+
+    pub fn sh(&mut self, script: &str) -> &mut Self {
+        self.args(&["sh", "-c", script])
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path_str(&self) -> &str {
+        self.dir.path().to_str().unwrap()
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.path().join("rootfs")
+    }
+
+    /// Writes config.json with the cgroupsPath that belongs to `runtime` and `id`.
+    pub fn write_for(&self, runtime: &Runtime, id: &str) {
+        let mut c = self.config.clone();
+        c["linux"]["cgroupsPath"] = json!(cgroup_path(runtime, id));
+        std::fs::write(self.dir.path().join("config.json"), serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+    }
+
+    /// Writes config.json as it is (for bad-input tests).
+    pub fn write_raw(&self, text: &str) {
+        std::fs::write(self.dir.path().join("config.json"), text).unwrap();
+    }
+}
+
+impl Default for Bundle {
+    fn default() -> Self {
+        Bundle::new()
+    }
+}
+
+fn make_busybox_rootfs(rootfs: &Path) {
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for d in ["etc", "tmp", "proc", "sys", "dev", "root", "home/user"] {
+        std::fs::create_dir_all(rootfs.join(d)).unwrap();
+    }
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is not installed");
+    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).lines() {
+        if applet != "busybox" {
+            let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
+        }
+    }
+    std::fs::write(
+        rootfs.join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
+    )
+    .unwrap();
+    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\ntty:x:5:\n").unwrap();
+}
+
+/// The runtime-spec default config that `runc spec` and `corral spec` write, minus the
+/// terminal.
+pub fn default_config() -> Value {
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": ["true"],
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": true},
+        "hostname": "testhost",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
+             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
+        ],
+        "linux": {
+            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
+            "namespaces": [
+                {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
+            ],
+            "maskedPaths": [
+                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
+            ],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}
+
+/// Runs `f` once per runtime (corral, then runc) with a fresh id, cleaning up after each,
+/// and returns the results in that order.
+pub fn differential<T>(prefix: &str, mut f: impl FnMut(&Runtime, &str) -> T) -> Vec<(String, T)> {
+    let mut out = Vec::new();
+    for rt in Runtime::both() {
+        let id = unique_id(prefix);
+        let r = f(&rt, &id);
+        rt.cleanup(&id);
+        out.push((rt.name.to_string(), r));
+    }
+    out
+}
+
+/// Asserts both runtimes produced the same value, naming them in the failure.
+pub fn assert_same<T: PartialEq + std::fmt::Debug>(results: &[(String, T)]) {
+    let (first_name, first) = &results[0];
+    for (name, r) in &results[1..] {
+        assert_eq!(first, r, "{first_name} and {name} differ");
+    }
+}
+
+/// Runs `c` with stdin from /dev/null and stdout/stderr captured through temp files.
+pub fn capture(c: &mut Command) -> Output {
+    let out = tempfile::tempfile().unwrap();
+    let err = tempfile::tempfile().unwrap();
+    let status = c
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(err.try_clone().unwrap())
+        .status()
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", c.get_program()));
+    Output {
+        status,
+        stdout: read_all(out),
+        stderr: read_all(err),
+    }
+}
+
+fn read_all(mut f: std::fs::File) -> Vec<u8> {
+    use std::io::{Read, Seek};
+    let mut v = Vec::new();
+    f.seek(std::io::SeekFrom::Start(0)).unwrap();
+    f.read_to_end(&mut v).unwrap();
+    v
+}
+
+pub fn stdout_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+pub fn stderr_of(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
