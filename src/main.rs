@@ -22,12 +22,22 @@ fn main() {
         print!("{}", cli::version_text());
         return;
     }
+    // Before we open anything ourselves: an fd we open could otherwise land in the range the
+    // caller asked to preserve and leak into the container.
+    let preflight = cli::check_preserved_fds(&cli);
     let format = match cli.global.log_format {
         LogFormat::Text => log::Format::Text,
         LogFormat::Json => log::Format::Json,
     };
     if let Err(e) = log::init(cli.global.log.as_deref(), format, cli.global.debug) {
         eprintln!("corral: open log file: {e}");
+        std::process::exit(1);
+    }
+    if let Err(e) = preflight {
+        log::error(&e);
+        if log::logs_to_file() {
+            eprintln!("{e}");
+        }
         std::process::exit(1);
     }
     match cli::dispatch(cli) {

@@ -118,6 +118,23 @@ impl GlobalOptions {
     }
 }
 
+/// `--preserve-fds N` names fds 3..3+N of the caller; each must be open. Called before corral
+/// opens any file of its own, so none of ours can be mistaken for one of them.
+pub fn check_preserved_fds(cli: &Cli) -> std::result::Result<(), String> {
+    let n = match &cli.command {
+        Some(Command::Create(a)) => a.common.preserve_fds,
+        Some(Command::Run(a)) => a.common.preserve_fds,
+        _ => 0,
+    };
+    for fd in 3..3 + n.max(0) {
+        // SAFETY: F_GETFD only queries the flags of an fd number.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
+            return Err(format!("--preserve-fds {n}: fd {fd} is not open"));
+        }
+    }
+    Ok(())
+}
+
 /// Runs the command; returns the process exit code.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let g = &cli.global;

@@ -1,0 +1,228 @@
+//! What the container process sees of its own set-up, corral next to runc: ids, groups,
+//! capabilities, rlimits, cwd, env, umask, no_new_privs, oom_score_adj, fds.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// Lines of /proc/self/status that describe credentials and security state.
+const STATUS_FIELDS: &str = "grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status";
+
+#[test]
+fn default_process_matches_runc() {
+    let mut b = Bundle::new();
+    b.sh(&format!("{STATUS_FIELDS}; pwd; umask; ulimit -n; ulimit -Hn; cat /proc/self/oom_score_adj; env | sort"));
+    let results = differential("proc", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert!(results[0].1.contains("NoNewPrivs:\t1"), "{}", results[0].1);
+}
+
+#[test]
+fn user_groups_umask_cwd_and_env_match_runc() {
+    let mut b = Bundle::new();
+    b.sh(&format!("{STATUS_FIELDS}; pwd; umask; id; echo HOME=$HOME; echo FOO=$FOO"));
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 1000, 2000], "umask": 63});
+    b.config["process"]["cwd"] = json!("/home/user");
+    b.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    let results = differential("user", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    let out = &results[0].1;
+    assert!(out.contains("Uid:\t1000\t1000\t1000\t1000"), "{out}");
+    assert!(out.contains("HOME=/home/user"), "{out}");
+    assert!(out.contains("FOO=bar baz"), "{out}");
+    assert!(out.contains("0077"), "{out}");
+}
+
+#[test]
+fn capability_sets_match_runc() {
+    let mut b = Bundle::new();
+    b.sh(STATUS_FIELDS);
+    let sets = json!(["CAP_CHOWN", "CAP_NET_RAW", "CAP_SYS_ADMIN", "CAP_SETUID"]);
+    b.config["process"]["capabilities"] = json!({
+        "bounding": sets, "effective": ["CAP_CHOWN"], "permitted": sets,
+        "inheritable": ["CAP_NET_RAW"], "ambient": ["CAP_NET_RAW"]
+    });
+    let results = differential("caps", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+}
+
+#[test]
+fn non_root_capabilities_match_runc() {
+    let mut b = Bundle::new();
+    b.sh(STATUS_FIELDS);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let sets = json!(["CAP_NET_BIND_SERVICE", "CAP_KILL"]);
+    b.config["process"]["capabilities"] = json!({
+        "bounding": sets, "effective": sets, "permitted": sets, "inheritable": sets, "ambient": sets
+    });
+    let results = differential("capsuser", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert!(results[0].1.contains("CapAmb:\t0000000000000420"), "{}", results[0].1);
+}
+
+#[test]
+fn no_capabilities_section_means_none() {
+    let mut b = Bundle::new();
+    b.sh(STATUS_FIELDS);
+    b.config["process"].as_object_mut().unwrap().remove("capabilities");
+    let results = differential("nocaps", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert!(results[0].1.contains("CapBnd:\t0000000000000000"), "{}", results[0].1);
+}
+
+#[test]
+fn rlimits_match_runc() {
+    let mut b = Bundle::new();
+    b.sh("ulimit -n; ulimit -Hn; ulimit -c; ulimit -Hc; ulimit -s; ulimit -u");
+    b.config["process"]["rlimits"] = json!([
+        {"type": "RLIMIT_NOFILE", "hard": 512, "soft": 256},
+        {"type": "RLIMIT_CORE", "hard": 4096, "soft": 1024},
+        {"type": "RLIMIT_NPROC", "hard": 300, "soft": 300}
+    ]);
+    let results = differential("rlim", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert!(results[0].1.starts_with("256\n512\n2\n8\n"), "{}", results[0].1);
+}
+
+#[test]
+fn oom_score_adj_matches_runc() {
+    let mut b = Bundle::new();
+    b.sh("cat /proc/self/oom_score_adj");
+    b.config["process"]["oomScoreAdj"] = json!(500);
+    let results = differential("oom", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert_eq!(results[0].1.trim(), "500");
+}
+
+#[test]
+fn executable_is_found_through_the_containers_path() {
+    let mut b = Bundle::with_args(&["echo", "found"]);
+    b.config["process"]["env"] = json!(["PATH=/nonexistent:/bin"]);
+    let results = differential("path", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert_eq!(results[0].1, "found\n");
+}
+
+#[test]
+fn missing_executable_fails_create_with_runc_wording() {
+    // docker and podman map these words to exit code 127.
+    for (arg, words) in [("no-such-binary", "executable file not found"), ("/no/such/binary", "no such file or directory")] {
+        let b = Bundle::with_args(&[arg]);
+        for rt in Runtime::both() {
+            let id = unique_id("noexe");
+            b.write_for(&rt, &id);
+            let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
+            assert!(!out.status.success(), "{}", rt.name);
+            assert!(stderr_of(&out).contains(words), "{}: {}", rt.name, stderr_of(&out));
+            assert_clean(&rt, &id);
+        }
+    }
+}
+
+#[test]
+fn only_stdio_and_preserved_fds_reach_the_process() {
+    let mut b = Bundle::new();
+    // The listing itself opens one fd (ls's directory), so compare the sets, not counts.
+    b.sh("ls /proc/self/fd | sort -n | tr '\\n' ' '; echo; cat /proc/self/fd/3 2>&1; readlink /proc/self/fd/4 || echo no-fd-4");
+    let results = differential("fds", |rt, id| {
+        b.write_for(rt, id);
+        let data = b.path().join("fd3-data");
+        std::fs::write(&data, "preserved\n").unwrap();
+        let f = std::fs::File::open(&data).unwrap();
+        let mut c = rt.cmd();
+        c.args(["run", "--preserve-fds", "1", "--bundle", b.path_str(), id]);
+        let fd3 = std::os::fd::AsRawFd::as_raw_fd(&f);
+        // SAFETY: dup2 in the child between fork and exec, onto fd 3, of an fd we own.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+                if fd3 != 3 && libc::dup2(fd3, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // dup2 onto itself keeps close-on-exec; clear it explicitly.
+                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = capture(&mut c);
+        assert!(out.status.success(), "{}: {}", rt.name, stderr_of(&out));
+        stdout_of(&out)
+    });
+    assert_same(&results);
+    assert!(results[0].1.contains("preserved"), "{}", results[0].1);
+    assert!(results[0].1.contains("no-fd-4"), "{}", results[0].1);
+}
+
+#[test]
+fn non_root_user_never_changes_host_dev_null() {
+    // runc issue 3674: chowning an inherited /dev/null changes it for the whole host.
+    let mut b = Bundle::with_args(&["sh", "-c", "echo ok"]);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let before = std::fs::metadata("/dev/null").unwrap();
+    let rt = Runtime::corral();
+    let id = unique_id("devnull");
+    b.write_for(&rt, &id);
+    let status = rt
+        .cmd()
+        .args(["run", "--bundle", b.path_str(), &id])
+        .stdin(std::fs::File::open("/dev/null").unwrap())
+        .stdout(std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap())
+        .stderr(std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let after = std::fs::metadata("/dev/null").unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((before.uid(), before.gid(), before.mode()), (after.uid(), after.gid(), after.mode()));
+    rt.cleanup(&id);
+}
+
+#[test]
+fn non_root_user_can_reopen_piped_stdout() {
+    let mut b = Bundle::with_args(&["sh", "-c", "echo reopened > /proc/self/fd/1"]);
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let rt = Runtime::corral();
+    let id = unique_id("pipeuser");
+    b.write_for(&rt, &id);
+    let out = rt
+        .cmd()
+        .args(["run", "--bundle", b.path_str(), &id])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    assert_eq!(stdout_of(&out), "reopened\n");
+    rt.cleanup(&id);
+}
+
+#[test]
+fn scheduler_and_io_priority_are_applied() {
+    // runc 1.1 has neither field (added in 1.2), so this checks corral against the spec.
+    let mut b = Bundle::new();
+    b.sh("grep -E '^policy' /proc/self/sched; cat /proc/self/stat | cut -d' ' -f19; ionice");
+    b.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 5});
+    b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    let rt = Runtime::corral();
+    let id = unique_id("sched");
+    let out = rt.output_of(&b, &id);
+    rt.cleanup(&id);
+    let policy = out.lines().next().and_then(|l| l.split(':').nth(1)).map(str::trim);
+    assert_eq!(policy, Some("3"), "SCHED_BATCH is policy 3: {out}");
+    assert!(out.lines().nth(1) == Some("5"), "nice 5: {out}");
+    assert!(out.contains("idle"), "{out}");
+}
+
+#[test]
+fn preserving_an_fd_that_is_not_open_is_an_error() {
+    let b = Bundle::with_args(&["true"]);
+    let rt = Runtime::corral();
+    let id = unique_id("nofd");
+    b.write_for(&rt, &id);
+    let out = rt.run(&["create", "--preserve-fds", "40", "--bundle", b.path_str(), &id]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("--preserve-fds 40: fd"), "{}", stderr_of(&out));
+    assert_clean(&rt, &id);
+}
