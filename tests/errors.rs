@@ -1,0 +1,196 @@
+//! Bad input: every case fails with a one-line error that names what is wrong, exits
+//! non-zero, and leaves nothing behind (no state dir, cgroup or process). Where runc also
+//! rejects the input, it is run on the same bundle to confirm the case is a real error.
+
+mod common;
+
+use common::*;
+use serde_json::{Value, json};
+
+/// Runs `create` on the bundle as it is on disk, expecting failure; returns stderr.
+fn create_fails(rt: &Runtime, bundle: &str, id: &str) -> String {
+    let out = rt.run(&["create", "--bundle", bundle, id]);
+    assert_eq!(out.status.code(), Some(1), "{}: create should fail: {}", rt.name, stderr_of(&out));
+    assert_clean(rt, id);
+    stderr_of(&out)
+}
+
+/// A config mutation that both runtimes must reject; corral's error must mention `words`.
+fn rejected_by_both(mutate: impl Fn(&mut Value), words: &str) {
+    for rt in Runtime::both() {
+        let mut b = Bundle::new();
+        mutate(&mut b.config);
+        let id = unique_id("bad");
+        b.write_for(&rt, &id);
+        let err = create_fails(&rt, b.path_str(), &id);
+        if rt.name == "corral" {
+            assert!(err.contains(words), "corral's error should mention {words:?}: {err}");
+            assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        }
+    }
+}
+
+/// Rejected by corral; runc 1.1 accepts it (a runc deviation from the spec, named in `why`).
+fn rejected_by_corral(mutate: impl Fn(&mut Value), words: &str, why: &str) {
+    let rt = Runtime::corral();
+    let mut b = Bundle::new();
+    mutate(&mut b.config);
+    let id = unique_id("bad");
+    b.write_for(&rt, &id);
+    let err = create_fails(&rt, b.path_str(), &id);
+    assert!(err.contains(words), "{why}: corral's error should mention {words:?}: {err}");
+}
+
+#[test]
+fn missing_bundle() {
+    for rt in Runtime::both() {
+        let id = unique_id("nobundle");
+        let err = create_fails(&rt, "/nonexistent/bundle", &id);
+        if rt.name == "corral" {
+            assert!(err.contains("/nonexistent/bundle"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn missing_config_json() {
+    for rt in Runtime::both() {
+        let b = Bundle::new();
+        let id = unique_id("noconfig");
+        let err = create_fails(&rt, b.path_str(), &id);
+        if rt.name == "corral" {
+            assert!(err.contains("config.json"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn invalid_json() {
+    for rt in Runtime::both() {
+        let b = Bundle::new();
+        b.write_raw("{\"ociVersion\": \"1.0.2\", \"process\": ");
+        let id = unique_id("badjson");
+        let err = create_fails(&rt, b.path_str(), &id);
+        if rt.name == "corral" {
+            assert!(err.contains("config.json"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn wrong_type_names_the_json_path() {
+    rejected_by_both(|c| c["process"]["user"]["uid"] = json!("root"), "process.user.uid");
+    rejected_by_both(|c| c["mounts"][1]["options"] = json!("nosuid"), "mounts[1].options");
+}
+
+#[test]
+fn unsupported_oci_version() {
+    rejected_by_corral(|c| c["ociVersion"] = json!("2.0.0"), "ociVersion", "runc 1.1 does not check the major version");
+}
+
+#[test]
+fn invalid_container_ids() {
+    let b = Bundle::with_args(&["true"]);
+    for rt in Runtime::both() {
+        for id in ["../escape", "a/b", "with space", ".."] {
+            b.write_for(&rt, "x");
+            let out = rt.run(&["create", "--bundle", b.path_str(), id]);
+            assert_eq!(out.status.code(), Some(1), "{}: {id:?}", rt.name);
+            assert!(stderr_of(&out).contains("invalid container ID"), "{}: {}", rt.name, stderr_of(&out));
+        }
+        let entries: Vec<_> = std::fs::read_dir(rt.root.path()).unwrap().collect();
+        assert!(entries.is_empty(), "{}: state root not empty", rt.name);
+        assert!(!rt.root.path().parent().unwrap().join("escape").exists());
+    }
+}
+
+#[test]
+fn duplicate_id_leaves_the_first_container_alone() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    for rt in Runtime::both() {
+        let id = unique_id("dup");
+        let first = rt.start_detached(&b, &id);
+        let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
+        assert_eq!(out.status.code(), Some(1), "{}", rt.name);
+        if rt.name == "corral" {
+            assert!(stderr_of(&out).contains("exists"), "{}", stderr_of(&out));
+        }
+        let again = rt.state(&id);
+        assert_eq!(again["status"], "running", "{}", rt.name);
+        assert_eq!(again["pid"], first["pid"], "{}", rt.name);
+        rt.cleanup(&id);
+    }
+}
+
+#[test]
+fn unknown_capability() {
+    rejected_by_corral(
+        |c| c["process"]["capabilities"]["bounding"] = json!(["CAP_KILL", "CAP_NOT_A_CAP"]),
+        "CAP_NOT_A_CAP",
+        "runc 1.1 ignores unknown capabilities; the spec says unknown values are errors",
+    );
+}
+
+#[test]
+fn relative_cwd() {
+    rejected_by_both(|c| c["process"]["cwd"] = json!("relative/dir"), "process.cwd");
+}
+
+#[test]
+fn missing_args() {
+    rejected_by_both(|c| c["process"]["args"] = json!([]), "process.args");
+}
+
+#[test]
+fn missing_process() {
+    rejected_by_both(|c| { c.as_object_mut().unwrap().remove("process"); }, "process");
+}
+
+#[test]
+fn missing_mount_source() {
+    rejected_by_both(
+        |c| c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt", "type": "bind", "source": "/nonexistent/src", "options": ["bind"]})),
+        "mounts[7].source",
+    );
+}
+
+#[test]
+fn user_namespace_without_mappings() {
+    rejected_by_both(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"})), "uidMappings");
+}
+
+#[test]
+fn refused_features_name_their_field() {
+    rejected_by_corral(|c| c["linux"]["resources"]["memory"] = json!({"limit": 1000000}), "linux.resources.memory", "not implemented yet: refused, never ignored");
+    rejected_by_corral(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]}), "hooks", "not implemented yet: refused, never ignored");
+    rejected_by_corral(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}), "linux.seccomp", "not implemented yet: refused, never ignored");
+}
+
+#[test]
+fn setup_failure_in_the_init_leaves_nothing() {
+    // A sysctl the kernel does not have fails inside the init, after namespaces, cgroups and
+    // mounts exist: all of it must be undone.
+    rejected_by_both(|c| c["linux"]["sysctl"] = json!({"net.core.no_such_sysctl": "1"}), "linux.sysctl.net.core.no_such_sysctl");
+}
+
+#[test]
+fn config_error_reaches_the_json_log() {
+    let rt = Runtime::corral();
+    let mut b = Bundle::new();
+    b.config["process"]["cwd"] = json!("rel");
+    let id = unique_id("jsonlog");
+    b.write_for(&rt, &id);
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let out = rt.run(&["--log", log.path().to_str().unwrap(), "--log-format", "json", "create", "--bundle", b.path_str(), &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = std::fs::read_to_string(log.path()).unwrap();
+    let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    assert_eq!(last["level"], "error");
+    assert!(last["msg"].as_str().unwrap().contains("process.cwd"), "{text}");
+    assert_clean(&rt, &id);
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused_for_create() {
+    rejected_by_both(|c| c["process"]["terminal"] = json!(true), "console socket");
+}
