@@ -1,0 +1,94 @@
+//! Fault injection: `corral create` killed with SIGKILL at many points of its work, then
+//! `corral delete --force` must leave no state dir, cgroup, mount or process behind.
+
+mod common;
+
+use common::*;
+use std::time::{Duration, Instant};
+
+/// Host pids of any `corral init` still holding something under `dir`.
+fn inits_holding(dir: &std::path::Path) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
+        if fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.starts_with(dir))) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+#[test]
+fn sigkill_during_create_then_delete_force_leaves_nothing() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let rt = Runtime::corral();
+    // Measure one full create to spread the kill points across it.
+    let probe = unique_id("probe");
+    b.write_for(&rt, &probe);
+    let t = Instant::now();
+    rt.ok(&["create", "--bundle", b.path_str(), &probe]);
+    let full = t.elapsed();
+    rt.cleanup(&probe);
+
+    let steps = 24u32;
+    for i in 0..steps {
+        let id = unique_id("fault");
+        b.write_for(&rt, &id);
+        let delay = full * i / steps;
+        let mut child = rt
+            .cmd()
+            .args(["create", "--bundle", b.path_str(), &id])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let out = rt.run(&["delete", "--force", &id]);
+        assert!(out.status.success(), "delete --force after kill at {delay:?}: {}", stderr_of(&out));
+        // The init dies by its parent-death signal; give the kernel a moment to reap it.
+        let start = Instant::now();
+        while !inits_holding(rt.root.path()).is_empty() || !processes_in_cgroup(&cgroup_path(&rt, &id)).is_empty() {
+            assert!(start.elapsed() < Duration::from_secs(5), "process left after kill at {delay:?}");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // A cgroup whose last task was still exiting may need the retrying delete again.
+        let _ = rt.run(&["delete", "--force", &id]);
+        assert_clean(&rt, &id);
+        assert!(mounts_mentioning(b.path_str()).is_empty(), "mount left after kill at {delay:?}");
+    }
+}
+
+#[test]
+fn state_of_a_create_killed_midway_is_stopped_not_running() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let rt = Runtime::corral();
+    let id = unique_id("midway");
+    b.write_for(&rt, &id);
+    let mut child = rt
+        .cmd()
+        .args(["create", "--bundle", b.path_str(), &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the state file exists, then kill the creator.
+    let start = Instant::now();
+    while !rt.root.path().join(&id).join("state.json").exists() {
+        assert!(start.elapsed() < Duration::from_secs(5));
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let out = rt.run(&["state", &id]);
+    if out.status.success() {
+        let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let status = s["status"].as_str().unwrap();
+        assert!(status == "stopped" || status == "created", "after the creator died: {status}");
+    }
+    rt.cleanup(&id);
+}

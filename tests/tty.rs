@@ -1,0 +1,104 @@
+//! Terminals: the pty master handed over `--console-socket` (as containerd and podman
+//! receive it) and foreground `run` proxying a pty, corral next to runc.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::io::Read;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixListener;
+use std::time::Duration;
+
+/// Reads everything from a pty master until the slave side is gone (EIO).
+fn drain(master: OwnedFd) -> String {
+    let mut f = std::fs::File::from(master);
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
+            Err(e) => panic!("read pty: {e}"),
+        }
+    }
+    String::from_utf8_lossy(&out).replace('\r', "")
+}
+
+fn tty_bundle() -> Bundle {
+    let mut b = Bundle::new();
+    b.sh("tty; stty size; echo hello; ls -l /dev/console | awk '{print $1}'");
+    b.config["process"]["terminal"] = json!(true);
+    b.config["process"]["consoleSize"] = json!({"height": 30, "width": 100});
+    b
+}
+
+#[test]
+fn console_socket_receives_the_pty_master() {
+    let b = tty_bundle();
+    let results = differential("console", |rt, id| {
+        b.write_for(rt, id);
+        let sock_path = b.path().join(format!("{}.sock", rt.name));
+        let listener = UnixListener::bind(&sock_path).unwrap();
+        let receiver = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut data = [0u8; 256];
+            let mut fds = [0 as RawFd; 1];
+            let (_, n) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut data, &mut fds).unwrap();
+            assert_eq!(n, 1, "one fd over SCM_RIGHTS");
+            // SAFETY: the fd arrived through SCM_RIGHTS and is ours.
+            unsafe { OwnedFd::from_raw_fd(fds[0]) }
+        });
+        rt.ok(&["create", "--bundle", b.path_str(), "--console-socket", sock_path.to_str().unwrap(), id]);
+        let master = receiver.join().unwrap();
+        rt.ok(&["start", id]);
+        drain(master)
+    });
+    assert_same(&results);
+    let out = &results[0].1;
+    assert!(out.starts_with("/dev/pts/0\n30 100\nhello\n"), "{out}");
+    assert!(out.contains("crw"), "/dev/console is the pty: {out}");
+}
+
+#[test]
+fn foreground_run_proxies_its_own_pty() {
+    let b = tty_bundle();
+    let results = differential("fgtty", |rt, id| {
+        b.write_for(rt, id);
+        let pty = nix::pty::openpty(None, None).unwrap();
+        let slave = std::fs::File::from(pty.slave);
+        let mut child = rt
+            .cmd()
+            .args(["run", "--bundle", b.path_str(), id])
+            .stdin(slave.try_clone().unwrap())
+            .stdout(slave.try_clone().unwrap())
+            .stderr(slave)
+            .spawn()
+            .unwrap();
+        let master = pty.master;
+        let reader = std::thread::spawn(move || drain(master));
+        let status = child.wait().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        // Our copy of the slave is gone with `child`'s; the reader ends on EIO.
+        (status.code(), reader.join().unwrap())
+    });
+    assert_same(&results);
+    let (code, out) = &results[0].1;
+    assert_eq!(*code, Some(0));
+    assert!(out.contains("/dev/pts/0") && out.contains("hello"), "{out}");
+}
+
+#[test]
+fn console_socket_without_terminal_is_refused() {
+    let b = Bundle::with_args(&["true"]);
+    for rt in Runtime::both() {
+        let id = unique_id("nottyconsole");
+        b.write_for(&rt, &id);
+        let sock = b.path().join(format!("{}-unused.sock", rt.name));
+        let _l = UnixListener::bind(&sock).unwrap();
+        let out = rt.run(&["create", "--bundle", b.path_str(), "--console-socket", sock.to_str().unwrap(), &id]);
+        assert_eq!(out.status.code(), Some(1), "{}", rt.name);
+        assert_clean(&rt, &id);
+    }
+}
