@@ -10,7 +10,13 @@ use serde_json::{Value, json};
 /// Runs `create` on the bundle as it is on disk, expecting failure; returns stderr.
 fn create_fails(rt: &Runtime, bundle: &str, id: &str) -> String {
     let out = rt.run(&["create", "--bundle", bundle, id]);
-    assert_eq!(out.status.code(), Some(1), "{}: create should fail: {}", rt.name, stderr_of(&out));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}: create should fail: {}",
+        rt.name,
+        stderr_of(&out)
+    );
     assert_clean(rt, id);
     stderr_of(&out)
 }
@@ -24,7 +30,10 @@ fn rejected_by_both(mutate: impl Fn(&mut Value), words: &str) {
         b.write_for(&rt, &id);
         let err = create_fails(&rt, b.path_str(), &id);
         if rt.name == "corral" {
-            assert!(err.contains(words), "corral's error should mention {words:?}: {err}");
+            assert!(
+                err.contains(words),
+                "corral's error should mention {words:?}: {err}"
+            );
             assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         }
     }
@@ -38,7 +47,10 @@ fn rejected_by_corral(mutate: impl Fn(&mut Value), words: &str, why: &str) {
     let id = unique_id("bad");
     b.write_for(&rt, &id);
     let err = create_fails(&rt, b.path_str(), &id);
-    assert!(err.contains(words), "{why}: corral's error should mention {words:?}: {err}");
+    assert!(
+        err.contains(words),
+        "{why}: corral's error should mention {words:?}: {err}"
+    );
 }
 
 #[test]
@@ -79,13 +91,23 @@ fn invalid_json() {
 
 #[test]
 fn wrong_type_names_the_json_path() {
-    rejected_by_both(|c| c["process"]["user"]["uid"] = json!("root"), "process.user.uid");
-    rejected_by_both(|c| c["mounts"][1]["options"] = json!("nosuid"), "mounts[1].options");
+    rejected_by_both(
+        |c| c["process"]["user"]["uid"] = json!("root"),
+        "process.user.uid",
+    );
+    rejected_by_both(
+        |c| c["mounts"][1]["options"] = json!("nosuid"),
+        "mounts[1].options",
+    );
 }
 
 #[test]
 fn unsupported_oci_version() {
-    rejected_by_corral(|c| c["ociVersion"] = json!("2.0.0"), "ociVersion", "runc 1.1 does not check the major version");
+    rejected_by_corral(
+        |c| c["ociVersion"] = json!("2.0.0"),
+        "ociVersion",
+        "runc 1.1 does not check the major version",
+    );
 }
 
 #[test]
@@ -96,7 +118,12 @@ fn invalid_container_ids() {
             b.write_for(&rt, "x");
             let out = rt.run(&["create", "--bundle", b.path_str(), id]);
             assert_eq!(out.status.code(), Some(1), "{}: {id:?}", rt.name);
-            assert!(stderr_of(&out).contains("invalid container ID"), "{}: {}", rt.name, stderr_of(&out));
+            assert!(
+                stderr_of(&out).contains("invalid container ID"),
+                "{}: {}",
+                rt.name,
+                stderr_of(&out)
+            );
         }
         let entries: Vec<_> = std::fs::read_dir(rt.root.path()).unwrap().collect();
         assert!(entries.is_empty(), "{}: state root not empty", rt.name);
@@ -133,7 +160,10 @@ fn unknown_capability() {
 
 #[test]
 fn relative_cwd() {
-    rejected_by_both(|c| c["process"]["cwd"] = json!("relative/dir"), "process.cwd");
+    rejected_by_both(
+        |c| c["process"]["cwd"] = json!("relative/dir"),
+        "process.cwd",
+    );
 }
 
 #[test]
@@ -143,34 +173,64 @@ fn missing_args() {
 
 #[test]
 fn missing_process() {
-    rejected_by_both(|c| { c.as_object_mut().unwrap().remove("process"); }, "process");
+    rejected_by_both(
+        |c| {
+            c.as_object_mut().unwrap().remove("process");
+        },
+        "process",
+    );
 }
 
 #[test]
 fn missing_mount_source() {
     rejected_by_both(
-        |c| c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt", "type": "bind", "source": "/nonexistent/src", "options": ["bind"]})),
+        |c| {
+            c["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt", "type": "bind", "source": "/nonexistent/src", "options": ["bind"]}))
+        },
         "mounts[7].source",
     );
 }
 
 #[test]
 fn user_namespace_without_mappings() {
-    rejected_by_both(|c| c["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "user"})), "uidMappings");
+    rejected_by_both(
+        |c| {
+            c["linux"]["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}))
+        },
+        "uidMappings",
+    );
 }
 
 #[test]
 fn refused_features_name_their_field() {
-    rejected_by_corral(|c| c["linux"]["resources"]["memory"] = json!({"limit": 1000000}), "linux.resources.memory", "not implemented yet: refused, never ignored");
-    rejected_by_corral(|c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]}), "hooks", "not implemented yet: refused, never ignored");
-    rejected_by_corral(|c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}), "linux.seccomp", "not implemented yet: refused, never ignored");
+    rejected_by_corral(
+        |c| c["linux"]["resources"]["memory"] = json!({"limit": 1000000}),
+        "linux.resources.memory",
+        "not implemented yet: refused, never ignored",
+    );
+    rejected_by_corral(
+        |c| c["hooks"] = json!({"prestart": [{"path": "/bin/true"}]}),
+        "hooks",
+        "not implemented yet: refused, never ignored",
+    );
+    rejected_by_corral(
+        |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}),
+        "linux.seccomp",
+        "not implemented yet: refused, never ignored",
+    );
 }
 
 #[test]
 fn setup_failure_in_the_init_leaves_nothing() {
     // A sysctl the kernel does not have fails inside the init, after namespaces, cgroups and
     // mounts exist: all of it must be undone.
-    rejected_by_both(|c| c["linux"]["sysctl"] = json!({"net.core.no_such_sysctl": "1"}), "linux.sysctl.net.core.no_such_sysctl");
+    rejected_by_both(
+        |c| c["linux"]["sysctl"] = json!({"net.core.no_such_sysctl": "1"}),
+        "linux.sysctl.net.core.no_such_sysctl",
+    );
 }
 
 #[test]
@@ -181,12 +241,24 @@ fn config_error_reaches_the_json_log() {
     let id = unique_id("jsonlog");
     b.write_for(&rt, &id);
     let log = tempfile::NamedTempFile::new().unwrap();
-    let out = rt.run(&["--log", log.path().to_str().unwrap(), "--log-format", "json", "create", "--bundle", b.path_str(), &id]);
+    let out = rt.run(&[
+        "--log",
+        log.path().to_str().unwrap(),
+        "--log-format",
+        "json",
+        "create",
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
     assert_eq!(out.status.code(), Some(1));
     let text = std::fs::read_to_string(log.path()).unwrap();
     let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(last["level"], "error");
-    assert!(last["msg"].as_str().unwrap().contains("process.cwd"), "{text}");
+    assert!(
+        last["msg"].as_str().unwrap().contains("process.cwd"),
+        "{text}"
+    );
     assert_clean(&rt, &id);
 }
 

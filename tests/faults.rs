@@ -10,9 +10,16 @@ use std::time::{Duration, Instant};
 fn inits_holding(dir: &std::path::Path) -> Vec<i32> {
     let mut out = Vec::new();
     for e in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
-        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else { continue };
-        if fds.flatten().any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.starts_with(dir))) {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            continue;
+        };
+        if fds
+            .flatten()
+            .any(|fd| std::fs::read_link(fd.path()).is_ok_and(|t| t.starts_with(dir)))
+        {
             out.push(pid);
         }
     }
@@ -48,17 +55,29 @@ fn sigkill_during_create_then_delete_force_leaves_nothing() {
         let _ = child.kill();
         let _ = child.wait();
         let out = rt.run(&["delete", "--force", &id]);
-        assert!(out.status.success(), "delete --force after kill at {delay:?}: {}", stderr_of(&out));
+        assert!(
+            out.status.success(),
+            "delete --force after kill at {delay:?}: {}",
+            stderr_of(&out)
+        );
         // The init dies by its parent-death signal; give the kernel a moment to reap it.
         let start = Instant::now();
-        while !inits_holding(rt.root.path()).is_empty() || !processes_in_cgroup(&cgroup_path(&rt, &id)).is_empty() {
-            assert!(start.elapsed() < Duration::from_secs(5), "process left after kill at {delay:?}");
+        while !inits_holding(rt.root.path()).is_empty()
+            || !processes_in_cgroup(&cgroup_path(&rt, &id)).is_empty()
+        {
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "process left after kill at {delay:?}"
+            );
             std::thread::sleep(Duration::from_millis(5));
         }
         // A cgroup whose last task was still exiting may need the retrying delete again.
         let _ = rt.run(&["delete", "--force", &id]);
         assert_clean(&rt, &id);
-        assert!(mounts_mentioning(b.path_str()).is_empty(), "mount left after kill at {delay:?}");
+        assert!(
+            mounts_mentioning(b.path_str()).is_empty(),
+            "mount left after kill at {delay:?}"
+        );
     }
 }
 
@@ -88,7 +107,10 @@ fn state_of_a_create_killed_midway_is_stopped_not_running() {
     if out.status.success() {
         let s: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         let status = s["status"].as_str().unwrap();
-        assert!(status == "stopped" || status == "created", "after the creator died: {status}");
+        assert!(
+            status == "stopped" || status == "created",
+            "after the creator died: {status}"
+        );
     }
     rt.cleanup(&id);
 }

@@ -11,7 +11,11 @@ use std::time::{Duration, Instant};
 fn wait_for_status(rt: &Runtime, id: &str, want: &str) {
     let start = Instant::now();
     while rt.status(id) != want {
-        assert!(start.elapsed() < Duration::from_secs(10), "{}: {id} never became {want}", rt.name);
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{}: {id} never became {want}",
+            rt.name
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
@@ -40,7 +44,14 @@ fn run_reports_death_by_signal_as_128_plus_n() {
         let pid_file = bundle.path().join(format!("{}-sig.pid", rt.name));
         let mut child = rt
             .cmd()
-            .args(["run", "--bundle", bundle.path_str(), "--pid-file", pid_file.to_str().unwrap(), id])
+            .args([
+                "run",
+                "--bundle",
+                bundle.path_str(),
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                id,
+            ])
             .stdin(std::process::Stdio::null())
             .spawn()
             .unwrap();
@@ -51,10 +62,18 @@ fn run_reports_death_by_signal_as_128_plus_n() {
             {
                 break p;
             }
-            assert!(start.elapsed() < Duration::from_secs(10), "{}: no pid file", rt.name);
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{}: no pid file",
+                rt.name
+            );
             std::thread::sleep(Duration::from_millis(5));
         };
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid),
+            nix::sys::signal::Signal::SIGKILL,
+        )
+        .unwrap();
         child.wait().unwrap().code()
     });
     assert_same(&results);
@@ -67,11 +86,26 @@ fn create_start_kill_delete_cycle_like_runc() {
     let results = differential("cycle", |rt, id| {
         let pid_file = bundle.path().join(format!("{}.pid", rt.name));
         bundle.write_for(rt, id);
-        rt.ok(&["create", "--bundle", bundle.path_str(), "--pid-file", pid_file.to_str().unwrap(), id]);
+        rt.ok(&[
+            "create",
+            "--bundle",
+            bundle.path_str(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            id,
+        ]);
         let created = rt.state(id);
         assert_eq!(created["status"], "created");
-        let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().trim().parse().unwrap();
-        assert_eq!(created["pid"].as_i64().unwrap(), pid, "pid file matches state");
+        let pid: i64 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            created["pid"].as_i64().unwrap(),
+            pid,
+            "pid file matches state"
+        );
         assert!(pid > 0);
         rt.ok(&["start", id]);
         assert_eq!(rt.status(id), "running");
@@ -83,14 +117,28 @@ fn create_start_kill_delete_cycle_like_runc() {
         rt.ok(&["delete", id]);
         let gone = rt.run(&["state", id]);
         assert!(!gone.status.success());
-        (keys(&created), keys(&running), created["bundle"].clone(), created["rootfs"].clone())
+        (
+            keys(&created),
+            keys(&running),
+            created["bundle"].clone(),
+            created["rootfs"].clone(),
+        )
     });
     assert_same(&results);
     let (created_keys, ..) = &results[0].1;
-    let want: BTreeSet<String> = ["ociVersion", "id", "pid", "status", "bundle", "rootfs", "created", "owner"]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
+    let want: BTreeSet<String> = [
+        "ociVersion",
+        "id",
+        "pid",
+        "status",
+        "bundle",
+        "rootfs",
+        "created",
+        "owner",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
     assert_eq!(created_keys, &want);
 }
 
@@ -100,7 +148,11 @@ fn state_values_have_runc_shapes() {
     let results = differential("shape", |rt, id| {
         let s = rt.start_detached(&bundle, id);
         let created = s["created"].as_str().unwrap().to_string();
-        assert!(chrono_like(&created), "{}: created {created:?} is not RFC 3339", rt.name);
+        assert!(
+            chrono_like(&created),
+            "{}: created {created:?} is not RFC 3339",
+            rt.name
+        );
         assert!(s["ociVersion"].as_str().unwrap().starts_with("1."));
         (s["id"] == id, s["owner"].clone(), s["status"].clone())
     });
@@ -116,7 +168,11 @@ fn list_formats_match_runc() {
     let bundle = Bundle::with_args(&["sleep", "1000"]);
     let results = differential("list", |rt, id| {
         let empty = rt.ok(&["list", "--format", "json"]);
-        assert!(empty.trim() == "null" || empty.trim() == "[]", "{}: {empty}", rt.name);
+        assert!(
+            empty.trim() == "null" || empty.trim() == "[]",
+            "{}: {empty}",
+            rt.name
+        );
         rt.start_detached(&bundle, id);
         let json: Value = serde_json::from_str(&rt.ok(&["list", "--format", "json"])).unwrap();
         let entry = &json.as_array().unwrap()[0];
@@ -125,7 +181,13 @@ fn list_formats_match_runc() {
         let quiet = rt.ok(&["list", "-q"]);
         assert_eq!(quiet.trim(), id);
         let table = rt.ok(&["list"]);
-        let header: Vec<String> = table.lines().next().unwrap().split_whitespace().map(String::from).collect();
+        let header: Vec<String> = table
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .map(String::from)
+            .collect();
         (keys(entry), header, table.lines().count())
     });
     assert_same(&results);
@@ -151,7 +213,9 @@ fn delete_of_created_container_needs_no_force() {
         let pid = rt.state(id)["pid"].as_i64().unwrap();
         let out = rt.run(&["delete", id]);
         let alive = std::path::Path::new(&format!("/proc/{pid}")).exists()
-            && !std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default().contains(") Z");
+            && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap_or_default()
+                .contains(") Z");
         (out.status.success(), alive)
     });
     assert_same(&results);
@@ -199,10 +263,19 @@ fn commands_on_missing_container_fail_like_runc() {
         ] {
             let out = rt.run(&args);
             assert_eq!(out.status.code(), Some(1), "{} {args:?}", rt.name);
-            assert!(stderr_of(&out).contains("does not exist"), "{} {args:?}: {}", rt.name, stderr_of(&out));
+            assert!(
+                stderr_of(&out).contains("does not exist"),
+                "{} {args:?}: {}",
+                rt.name,
+                stderr_of(&out)
+            );
         }
         // delete --force of a missing container succeeds (runc's behaviour; shims rely on it).
-        assert!(rt.run(&["delete", "--force", "nope"]).status.success(), "{}", rt.name);
+        assert!(
+            rt.run(&["delete", "--force", "nope"]).status.success(),
+            "{}",
+            rt.name
+        );
     }
 }
 
@@ -216,14 +289,22 @@ fn kill_all_reaches_forked_children() {
         let cg = cgroup_path(rt, id);
         let start = Instant::now();
         while processes_in_cgroup(&cg).len() < 3 {
-            assert!(start.elapsed() < Duration::from_secs(5), "{}: children never started", rt.name);
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{}: children never started",
+                rt.name
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         rt.ok(&["kill", "--all", id, "KILL"]);
         wait_for_status(rt, id, "stopped");
         let start = Instant::now();
         while !processes_in_cgroup(&cg).is_empty() {
-            assert!(start.elapsed() < Duration::from_secs(5), "{}: children survived kill --all", rt.name);
+            assert!(
+                start.elapsed() < Duration::from_secs(5),
+                "{}: children survived kill --all",
+                rt.name
+            );
             std::thread::sleep(Duration::from_millis(10));
         }
         s["status"].clone()
@@ -239,14 +320,26 @@ fn run_detach_writes_pid_file_and_returns() {
         let pid_file = bundle.path().join(format!("{}-d.pid", rt.name));
         let out = rt
             .cmd()
-            .args(["run", "-d", "--bundle", bundle.path_str(), "--pid-file", pid_file.to_str().unwrap(), id])
+            .args([
+                "run",
+                "-d",
+                "--bundle",
+                bundle.path_str(),
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                id,
+            ])
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .status()
             .unwrap();
         let pid: i64 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
-        (out.code(), rt.status(id), rt.state(id)["pid"].as_i64() == Some(pid))
+        (
+            out.code(),
+            rt.status(id),
+            rt.state(id)["pid"].as_i64() == Some(pid),
+        )
     });
     assert_same(&results);
     assert_eq!(results[0].1, (Some(0), "running".to_string(), true));
@@ -291,8 +384,11 @@ fn foreground_run_forwards_signals() {
         let mut buf = [0u8; 6];
         std::io::Read::read_exact(&mut out, &mut buf).unwrap();
         assert_eq!(&buf, b"ready\n");
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM)
-            .unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
         child.wait().unwrap().code()
     });
     assert_same(&results);
@@ -303,12 +399,23 @@ fn foreground_run_forwards_signals() {
 fn errors_go_to_json_log_as_containerd_reads_them() {
     for rt in Runtime::both() {
         let log = tempfile::NamedTempFile::new().unwrap();
-        let out = capture(rt.cmd().args(["--log", log.path().to_str().unwrap(), "--log-format", "json", "state", "missing-id"]));
+        let out = capture(rt.cmd().args([
+            "--log",
+            log.path().to_str().unwrap(),
+            "--log-format",
+            "json",
+            "state",
+            "missing-id",
+        ]));
         assert_eq!(out.status.code(), Some(1));
         let text = std::fs::read_to_string(log.path()).unwrap();
         let last: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
         assert_eq!(last["level"], "error", "{}", rt.name);
-        assert!(last["msg"].as_str().unwrap().contains("does not exist"), "{}: {text}", rt.name);
+        assert!(
+            last["msg"].as_str().unwrap().contains("does not exist"),
+            "{}: {text}",
+            rt.name
+        );
         assert!(last["time"].is_string());
     }
 }
@@ -326,23 +433,46 @@ fn spec_writes_a_config_both_runtimes_run() {
     let bundle = Bundle::new();
     let out = Runtime::corral().run(&["spec", "--bundle", bundle.path_str()]);
     assert!(out.status.success());
-    let mut config: Value = serde_json::from_slice(&std::fs::read(bundle.path().join("config.json")).unwrap()).unwrap();
+    let mut config: Value =
+        serde_json::from_slice(&std::fs::read(bundle.path().join("config.json")).unwrap()).unwrap();
     // A second spec refuses to overwrite, as runc's does.
-    assert!(!Runtime::corral().run(&["spec", "--bundle", bundle.path_str()]).status.success());
+    assert!(
+        !Runtime::corral()
+            .run(&["spec", "--bundle", bundle.path_str()])
+            .status
+            .success()
+    );
     config["process"]["terminal"] = Value::Bool(false);
     config["process"]["args"] = serde_json::json!(["sh", "-c", "hostname; echo ok"]);
     let mut b = bundle;
     b.config = config;
-    let results = differential("spec", |rt, id| rt.output_of(&b, id).lines().last().map(String::from));
+    let results = differential("spec", |rt, id| {
+        rt.output_of(&b, id).lines().last().map(String::from)
+    });
     assert_same(&results);
 }
 
 #[test]
 fn features_lists_only_what_corral_supports() {
     let f: Value = serde_json::from_str(&Runtime::corral().ok(&["features"])).unwrap();
-    assert_eq!(f["hooks"].as_array().unwrap().len(), 0, "hooks are refused, so none is listed");
+    assert_eq!(
+        f["hooks"].as_array().unwrap().len(),
+        0,
+        "hooks are refused, so none is listed"
+    );
     assert_eq!(f["linux"]["seccomp"]["enabled"], false);
-    let ns: Vec<&str> = f["linux"]["namespaces"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let ns: Vec<&str> = f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(ns.contains(&"user") && ns.contains(&"time"));
-    assert!(f["mountOptions"].as_array().unwrap().iter().any(|o| o == "rro"));
+    assert!(
+        f["mountOptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|o| o == "rro")
+    );
 }

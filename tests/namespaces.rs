@@ -7,14 +7,22 @@ use common::*;
 use serde_json::json;
 
 fn ns_inode(path: &str) -> String {
-    std::fs::read_link(path).unwrap().to_string_lossy().to_string()
+    std::fs::read_link(path)
+        .unwrap()
+        .to_string_lossy()
+        .to_string()
 }
 
 /// Which of the container's namespaces differ from ours.
 fn namespace_diff_script() -> String {
     let host: Vec<String> = ["mnt", "pid", "net", "ipc", "uts", "user", "cgroup"]
         .iter()
-        .map(|n| format!("[ \"$(readlink /proc/self/ns/{n})\" = '{}' ] && echo {n}=host || echo {n}=own", ns_inode(&format!("/proc/self/ns/{n}"))))
+        .map(|n| {
+            format!(
+                "[ \"$(readlink /proc/self/ns/{n})\" = '{}' ] && echo {n}=host || echo {n}=own",
+                ns_inode(&format!("/proc/self/ns/{n}"))
+            )
+        })
         .collect();
     host.join("; ")
 }
@@ -25,7 +33,10 @@ fn default_namespaces_match_runc() {
     b.sh(&namespace_diff_script());
     let results = differential("ns", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
-    assert_eq!(results[0].1, "mnt=own\npid=own\nnet=own\nipc=own\nuts=own\nuser=host\ncgroup=host\n");
+    assert_eq!(
+        results[0].1,
+        "mnt=own\npid=own\nnet=own\nipc=own\nuts=own\nuser=host\ncgroup=host\n"
+    );
 }
 
 #[test]
@@ -67,14 +78,21 @@ fn user_namespace_with_id_maps_matches_runc() {
     b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     // The rootfs must be reachable by the mapped root.
-    let chown = |p: &std::path::Path| std::os::unix::fs::lchown(p, Some(100000), Some(100000)).unwrap();
+    let chown =
+        |p: &std::path::Path| std::os::unix::fs::lchown(p, Some(100000), Some(100000)).unwrap();
     chown(b.path());
     for e in walk(&b.rootfs()) {
         chown(&e);
     }
     let results = differential("userns", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
-    assert!(results[0].1.starts_with(" 0 100000 65536\n 0 100000 65536\n0\n"), "{}", results[0].1);
+    assert!(
+        results[0]
+            .1
+            .starts_with(" 0 100000 65536\n 0 100000 65536\n0\n"),
+        "{}",
+        results[0].1
+    );
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -94,21 +112,33 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 fn time_namespace_offsets_are_applied() {
     // runc 1.1 has no time namespace support (runc 1.2 added it): corral against the spec.
     let mut b = Bundle::with_args(&["cat", "/proc/self/timens_offsets"]);
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "time"}));
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
     b.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400, "nanosecs": 0}, "boottime": {"secs": 3600, "nanosecs": 5}});
     let rt = Runtime::corral();
     let id = unique_id("timens");
     let out = rt.output_of(&b, &id);
     rt.cleanup(&id);
-    let normalized: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
-    assert!(normalized.contains(&vec!["monotonic", "86400", "0"]), "{out}");
+    let normalized: Vec<Vec<&str>> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    assert!(
+        normalized.contains(&vec!["monotonic", "86400", "0"]),
+        "{out}"
+    );
     assert!(normalized.contains(&vec!["boottime", "3600", "5"]), "{out}");
 }
 
 #[test]
 fn cgroup_namespace_hides_the_host_path() {
     let mut b = Bundle::with_args(&["sh", "-c", "grep -E '^[0-9]+:(pids|):' /proc/self/cgroup"]);
-    b.config["linux"]["namespaces"].as_array_mut().unwrap().push(json!({"type": "cgroup"}));
+    b.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "cgroup"}));
     let results = differential("cgns", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
     assert!(results[0].1.contains("pids:/\n"), "{}", results[0].1);

@@ -7,7 +7,8 @@ use common::*;
 use serde_json::json;
 
 /// Lines of /proc/self/status that describe credentials and security state.
-const STATUS_FIELDS: &str = "grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status";
+const STATUS_FIELDS: &str =
+    "grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs|Seccomp):' /proc/self/status";
 
 #[test]
 fn default_process_matches_runc() {
@@ -21,8 +22,11 @@ fn default_process_matches_runc() {
 #[test]
 fn user_groups_umask_cwd_and_env_match_runc() {
     let mut b = Bundle::new();
-    b.sh(&format!("{STATUS_FIELDS}; pwd; umask; id; echo HOME=$HOME; echo FOO=$FOO"));
-    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 1000, 2000], "umask": 63});
+    b.sh(&format!(
+        "{STATUS_FIELDS}; pwd; umask; id; echo HOME=$HOME; echo FOO=$FOO"
+    ));
+    b.config["process"]["user"] =
+        json!({"uid": 1000, "gid": 1000, "additionalGids": [5, 1000, 2000], "umask": 63});
     b.config["process"]["cwd"] = json!("/home/user");
     b.config["process"]["env"] = json!(["PATH=/bin", "FOO=bar baz"]);
     b.config["process"]["noNewPrivileges"] = json!(false);
@@ -59,17 +63,28 @@ fn non_root_capabilities_match_runc() {
     });
     let results = differential("capsuser", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
-    assert!(results[0].1.contains("CapAmb:\t0000000000000420"), "{}", results[0].1);
+    assert!(
+        results[0].1.contains("CapAmb:\t0000000000000420"),
+        "{}",
+        results[0].1
+    );
 }
 
 #[test]
 fn no_capabilities_section_means_none() {
     let mut b = Bundle::new();
     b.sh(STATUS_FIELDS);
-    b.config["process"].as_object_mut().unwrap().remove("capabilities");
+    b.config["process"]
+        .as_object_mut()
+        .unwrap()
+        .remove("capabilities");
     let results = differential("nocaps", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
-    assert!(results[0].1.contains("CapBnd:\t0000000000000000"), "{}", results[0].1);
+    assert!(
+        results[0].1.contains("CapBnd:\t0000000000000000"),
+        "{}",
+        results[0].1
+    );
 }
 
 #[test]
@@ -83,7 +98,11 @@ fn rlimits_match_runc() {
     ]);
     let results = differential("rlim", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
-    assert!(results[0].1.starts_with("256\n512\n2\n8\n"), "{}", results[0].1);
+    assert!(
+        results[0].1.starts_with("256\n512\n2\n8\n"),
+        "{}",
+        results[0].1
+    );
 }
 
 #[test]
@@ -108,14 +127,22 @@ fn executable_is_found_through_the_containers_path() {
 #[test]
 fn missing_executable_fails_create_with_runc_wording() {
     // docker and podman map these words to exit code 127.
-    for (arg, words) in [("no-such-binary", "executable file not found"), ("/no/such/binary", "no such file or directory")] {
+    for (arg, words) in [
+        ("no-such-binary", "executable file not found"),
+        ("/no/such/binary", "no such file or directory"),
+    ] {
         let b = Bundle::with_args(&[arg]);
         for rt in Runtime::both() {
             let id = unique_id("noexe");
             b.write_for(&rt, &id);
             let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
             assert!(!out.status.success(), "{}", rt.name);
-            assert!(stderr_of(&out).contains(words), "{}: {}", rt.name, stderr_of(&out));
+            assert!(
+                stderr_of(&out).contains(words),
+                "{}: {}",
+                rt.name,
+                stderr_of(&out)
+            );
             assert_clean(&rt, &id);
         }
     }
@@ -169,14 +196,27 @@ fn non_root_user_never_changes_host_dev_null() {
         .cmd()
         .args(["run", "--bundle", b.path_str(), &id])
         .stdin(std::fs::File::open("/dev/null").unwrap())
-        .stdout(std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap())
-        .stderr(std::fs::OpenOptions::new().write(true).open("/dev/null").unwrap())
+        .stdout(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .unwrap(),
+        )
+        .stderr(
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/null")
+                .unwrap(),
+        )
         .status()
         .unwrap();
     assert!(status.success());
     let after = std::fs::metadata("/dev/null").unwrap();
     use std::os::unix::fs::MetadataExt;
-    assert_eq!((before.uid(), before.gid(), before.mode()), (after.uid(), after.gid(), after.mode()));
+    assert_eq!(
+        (before.uid(), before.gid(), before.mode()),
+        (after.uid(), after.gid(), after.mode())
+    );
     rt.cleanup(&id);
 }
 
@@ -209,7 +249,11 @@ fn scheduler_and_io_priority_are_applied() {
     let id = unique_id("sched");
     let out = rt.output_of(&b, &id);
     rt.cleanup(&id);
-    let policy = out.lines().next().and_then(|l| l.split(':').nth(1)).map(str::trim);
+    let policy = out
+        .lines()
+        .next()
+        .and_then(|l| l.split(':').nth(1))
+        .map(str::trim);
     assert_eq!(policy, Some("3"), "SCHED_BATCH is policy 3: {out}");
     assert!(out.lines().nth(1) == Some("5"), "nice 5: {out}");
     assert!(out.contains("idle"), "{out}");
@@ -221,8 +265,19 @@ fn preserving_an_fd_that_is_not_open_is_an_error() {
     let rt = Runtime::corral();
     let id = unique_id("nofd");
     b.write_for(&rt, &id);
-    let out = rt.run(&["create", "--preserve-fds", "40", "--bundle", b.path_str(), &id]);
+    let out = rt.run(&[
+        "create",
+        "--preserve-fds",
+        "40",
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
     assert!(!out.status.success());
-    assert!(stderr_of(&out).contains("--preserve-fds 40: fd"), "{}", stderr_of(&out));
+    assert!(
+        stderr_of(&out).contains("--preserve-fds 40: fd"),
+        "{}",
+        stderr_of(&out)
+    );
     assert_clean(&rt, &id);
 }

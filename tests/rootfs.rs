@@ -25,17 +25,31 @@ fn mount_table(mountinfo: &str, masked: &[&str]) -> BTreeSet<String> {
         .collect()
 }
 
-const MASKED: &[&str] = &["/proc/keys", "/proc/timer_list", "/proc/kcore", "/proc/latency_stats", "/proc/sched_debug"];
+const MASKED: &[&str] = &[
+    "/proc/keys",
+    "/proc/timer_list",
+    "/proc/kcore",
+    "/proc/latency_stats",
+    "/proc/sched_debug",
+];
 
 #[test]
 fn default_mounts_match_runc() {
     let b = Bundle::with_args(&["cat", "/proc/self/mountinfo"]);
-    let results = differential("mounts", |rt, id| mount_table(&rt.output_of(&b, id), MASKED));
+    let results = differential("mounts", |rt, id| {
+        mount_table(&rt.output_of(&b, id), MASKED)
+    });
     assert_same(&results);
     let table = &results[0].1;
-    assert!(table.iter().any(|l| l.starts_with("/ ro,")), "root is read-only: {table:?}");
+    assert!(
+        table.iter().any(|l| l.starts_with("/ ro,")),
+        "root is read-only: {table:?}"
+    );
     assert!(table.contains("/proc/acpi ro,relatime tmpfs"), "{table:?}");
-    assert!(table.iter().any(|l| l.starts_with("/proc/sys ro,")), "{table:?}");
+    assert!(
+        table.iter().any(|l| l.starts_with("/proc/sys ro,")),
+        "{table:?}"
+    );
 }
 
 #[test]
@@ -52,15 +66,27 @@ fn masked_and_readonly_paths_hold() {
 
 #[test]
 fn default_devices_and_symlinks_match_runc() {
-    let b = Bundle::with_args(&["sh", "-c", "ls -l /dev /dev/pts | grep -v '^total' | awk '{print $1, $5, $6, $NF}'; for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done"]);
+    let b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "ls -l /dev /dev/pts | grep -v '^total' | awk '{print $1, $5, $6, $NF}'; for l in ptmx fd stdin stdout stderr; do readlink /dev/$l; done",
+    ]);
     let results = differential("devs", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
-    assert!(results[0].1.contains("crw-rw-rw- 1, 3 null"), "{}", results[0].1);
+    assert!(
+        results[0].1.contains("crw-rw-rw- 1, 3 null"),
+        "{}",
+        results[0].1
+    );
 }
 
 #[test]
 fn linux_devices_are_created_with_mode_and_owner() {
-    let mut b = Bundle::with_args(&["sh", "-c", "ls -ln /dev/mynull /dev/myfifo | awk '{print $1, $3, $4, $5, $6}'; echo hi > /dev/mynull && echo writable"]);
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "ls -ln /dev/mynull /dev/myfifo | awk '{print $1, $3, $4, $5, $6}'; echo hi > /dev/mynull && echo writable",
+    ]);
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     b.config["linux"]["devices"] = json!([
         {"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 432, "uid": 1000, "gid": 1000},
@@ -71,14 +97,23 @@ fn linux_devices_are_created_with_mode_and_owner() {
     ]);
     let results = differential("linuxdevs", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
-    assert!(results[0].1.contains("crw-rw---- 1000 1000 1, 3"), "{}", results[0].1);
+    assert!(
+        results[0].1.contains("crw-rw---- 1000 1000 1, 3"),
+        "{}",
+        results[0].1
+    );
     assert!(results[0].1.contains("writable"), "{}", results[0].1);
 }
 
 #[test]
 fn device_cgroup_denies_what_is_not_allowed() {
-    let mut b = Bundle::with_args(&["sh", "-c", "head -c1 /dev/mymem >/dev/null 2>&1 && echo read || echo denied"]);
-    b.config["linux"]["devices"] = json!([{"path": "/dev/mymem", "type": "c", "major": 1, "minor": 1, "fileMode": 438}]);
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "head -c1 /dev/mymem >/dev/null 2>&1 && echo read || echo denied",
+    ]);
+    b.config["linux"]["devices"] =
+        json!([{"path": "/dev/mymem", "type": "c", "major": 1, "minor": 1, "fileMode": 438}]);
     let results = differential("devdeny", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
     assert_eq!(results[0].1, "denied\n");
@@ -97,14 +132,22 @@ fn domainname_is_set() {
 
 #[test]
 fn hostname_and_sysctl_match_runc() {
-    let mut b = Bundle::with_args(&["sh", "-c", "hostname; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/msgmax"]);
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "hostname; cat /proc/sys/net/ipv4/ip_forward; cat /proc/sys/kernel/msgmax",
+    ]);
     b.config["hostname"] = json!("box1");
     b.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.msgmax": "9000"});
     let host_forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap();
     let results = differential("uts", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
     assert_eq!(results[0].1, "box1\n1\n9000\n");
-    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(), host_forward, "host sysctl unchanged");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").unwrap(),
+        host_forward,
+        "host sysctl unchanged"
+    );
 }
 
 #[test]
@@ -114,7 +157,8 @@ fn bind_mounts_with_options_match_runc() {
     let file = shared.path().join("single");
     std::fs::write(&file, "one file\n").unwrap();
     let mut b = Bundle::with_args(&[
-        "sh", "-c",
+        "sh",
+        "-c",
         "cat /mnt/ro/data; echo x > /mnt/ro/new 2>/dev/null && echo ro-writable || echo ro-refused; \
          echo y > /mnt/rw/new && echo rw-writable; cat /etc/single; grep -E ' /mnt/(ro|rw) ' /proc/self/mountinfo | awk '{print $5, $6}'",
     ]);
@@ -129,7 +173,10 @@ fn bind_mounts_with_options_match_runc() {
     });
     assert_same(&results);
     let out = &results[0].1;
-    assert!(out.starts_with("from host\nro-refused\nrw-writable\none file\n"), "{out}");
+    assert!(
+        out.starts_with("from host\nro-refused\nrw-writable\none file\n"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -137,7 +184,9 @@ fn relative_bind_source_is_taken_from_the_bundle() {
     let mut b = Bundle::with_args(&["cat", "/mnt/x/hello"]);
     std::fs::create_dir_all(b.path().join("extra")).unwrap();
     std::fs::write(b.path().join("extra/hello"), "relative\n").unwrap();
-    b.config["mounts"].as_array_mut().unwrap().push(json!({"destination": "/mnt/x", "type": "bind", "source": "extra", "options": ["bind"]}));
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/mnt/x", "type": "bind", "source": "extra", "options": ["bind"]}),
+    );
     let results = differential("relbind", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
     assert_eq!(results[0].1, "relative\n");
@@ -147,18 +196,38 @@ fn relative_bind_source_is_taken_from_the_bundle() {
 fn symlinks_in_the_image_cannot_move_mounts_outside_the_rootfs() {
     // An image may carry `/evil -> /` or `../../..`; the mount must land inside the rootfs.
     let marker = format!("corral-escape-{}", unique_id("m"));
-    let mut b = Bundle::with_args(&["sh", "-c", &format!("grep -c ' /{marker}-a \\| /{marker}-b ' /proc/self/mountinfo")]);
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        &format!("grep -c ' /{marker}-a \\| /{marker}-b ' /proc/self/mountinfo"),
+    ]);
     std::os::unix::fs::symlink("/", b.rootfs().join("evil")).unwrap();
     std::os::unix::fs::symlink("../../../../../../..", b.rootfs().join("up")).unwrap();
     let mounts = b.config["mounts"].as_array_mut().unwrap();
-    mounts.push(json!({"destination": format!("/evil/{marker}-a"), "type": "tmpfs", "source": "tmpfs"}));
-    mounts.push(json!({"destination": format!("/up/{marker}-b"), "type": "tmpfs", "source": "tmpfs"}));
+    mounts.push(
+        json!({"destination": format!("/evil/{marker}-a"), "type": "tmpfs", "source": "tmpfs"}),
+    );
+    mounts.push(
+        json!({"destination": format!("/up/{marker}-b"), "type": "tmpfs", "source": "tmpfs"}),
+    );
     let host_mounts_before = mounts_mentioning(&marker).len();
     let results = differential("escape", |rt, id| {
         let out = rt.output_of(&b, id);
-        assert!(!std::path::Path::new(&format!("/{marker}-a")).exists(), "{}: escaped to host /", rt.name);
-        assert!(!std::path::Path::new(&format!("/{marker}-b")).exists(), "{}: escaped to host /", rt.name);
-        assert!(b.rootfs().join(format!("{marker}-a")).is_dir(), "{}: target made inside rootfs", rt.name);
+        assert!(
+            !std::path::Path::new(&format!("/{marker}-a")).exists(),
+            "{}: escaped to host /",
+            rt.name
+        );
+        assert!(
+            !std::path::Path::new(&format!("/{marker}-b")).exists(),
+            "{}: escaped to host /",
+            rt.name
+        );
+        assert!(
+            b.rootfs().join(format!("{marker}-a")).is_dir(),
+            "{}: target made inside rootfs",
+            rt.name
+        );
         let _ = std::fs::remove_dir(b.rootfs().join(format!("{marker}-a")));
         let _ = std::fs::remove_dir(b.rootfs().join(format!("{marker}-b")));
         out
@@ -170,7 +239,11 @@ fn symlinks_in_the_image_cannot_move_mounts_outside_the_rootfs() {
 
 #[test]
 fn no_pivot_runs_the_same() {
-    let b = Bundle::with_args(&["sh", "-c", "ls /; cat /proc/self/mountinfo | awk '$5 == \"/\" {print $6}'"]);
+    let b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "ls /; cat /proc/self/mountinfo | awk '$5 == \"/\" {print $6}'",
+    ]);
     let results = differential("nopivot", |rt, id| {
         b.write_for(rt, id);
         let out = rt.run(&["run", "--no-pivot", "--bundle", b.path_str(), id]);
@@ -182,7 +255,11 @@ fn no_pivot_runs_the_same() {
 
 #[test]
 fn rootfs_propagation_is_applied() {
-    let mut b = Bundle::with_args(&["sh", "-c", "awk '$5 == \"/\" {for (i=7; $i != \"-\"; i++) printf \"%s \", $i; print \"\"}' /proc/self/mountinfo"]);
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "awk '$5 == \"/\" {for (i=7; $i != \"-\"; i++) printf \"%s \", $i; print \"\"}' /proc/self/mountinfo",
+    ]);
     b.config["linux"]["rootfsPropagation"] = json!("rprivate");
     let private = differential("prop", |rt, id| rt.output_of(&b, id));
     assert_same(&private);
@@ -191,7 +268,11 @@ fn rootfs_propagation_is_applied() {
 
 #[test]
 fn writable_root_allows_writes() {
-    let mut b = Bundle::with_args(&["sh", "-c", "echo ok > /written && cat /written && rm /written"]);
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "echo ok > /written && cat /written && rm /written",
+    ]);
     b.config["root"]["readonly"] = json!(false);
     let results = differential("rw", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
@@ -218,6 +299,11 @@ fn no_mount_is_left_in_the_callers_namespace() {
         let id = unique_id("nomount");
         rt.output_of(&b, &id);
         rt.cleanup(&id);
-        assert!(mounts_mentioning(b.path_str()).is_empty(), "{}: {:?}", rt.name, mounts_mentioning(b.path_str()));
+        assert!(
+            mounts_mentioning(b.path_str()).is_empty(),
+            "{}: {:?}",
+            rt.name,
+            mounts_mentioning(b.path_str())
+        );
     }
 }

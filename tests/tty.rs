@@ -50,7 +50,14 @@ fn console_socket_receives_the_pty_master() {
             // SAFETY: the fd arrived through SCM_RIGHTS and is ours.
             unsafe { OwnedFd::from_raw_fd(fds[0]) }
         });
-        rt.ok(&["create", "--bundle", b.path_str(), "--console-socket", sock_path.to_str().unwrap(), id]);
+        rt.ok(&[
+            "create",
+            "--bundle",
+            b.path_str(),
+            "--console-socket",
+            sock_path.to_str().unwrap(),
+            id,
+        ]);
         let master = receiver.join().unwrap();
         rt.ok(&["start", id]);
         drain(master)
@@ -97,7 +104,14 @@ fn console_socket_without_terminal_is_refused() {
         b.write_for(&rt, &id);
         let sock = b.path().join(format!("{}-unused.sock", rt.name));
         let _l = UnixListener::bind(&sock).unwrap();
-        let out = rt.run(&["create", "--bundle", b.path_str(), "--console-socket", sock.to_str().unwrap(), &id]);
+        let out = rt.run(&[
+            "create",
+            "--bundle",
+            b.path_str(),
+            "--console-socket",
+            sock.to_str().unwrap(),
+            &id,
+        ]);
         assert_eq!(out.status.code(), Some(1), "{}", rt.name);
         assert_clean(&rt, &id);
     }

@@ -33,7 +33,10 @@ impl Runtime {
         Runtime {
             name: "corral",
             bin: PathBuf::from(env!("CARGO_BIN_EXE_corral")),
-            root: tempfile::Builder::new().prefix("corral-root").tempdir().unwrap(),
+            root: tempfile::Builder::new()
+                .prefix("corral-root")
+                .tempdir()
+                .unwrap(),
         }
     }
 
@@ -48,7 +51,10 @@ impl Runtime {
         Runtime {
             name: "runc",
             bin,
-            root: tempfile::Builder::new().prefix("runc-root").tempdir().unwrap(),
+            root: tempfile::Builder::new()
+                .prefix("runc-root")
+                .tempdir()
+                .unwrap(),
         }
     }
 
@@ -135,11 +141,21 @@ pub fn cgroup_path(runtime: &Runtime, id: &str) -> String {
 /// process in that cgroup.
 pub fn assert_clean(runtime: &Runtime, id: &str) {
     let dir = runtime.root.path().join(id);
-    assert!(!dir.exists(), "{}: state dir {} left behind", runtime.name, dir.display());
+    assert!(
+        !dir.exists(),
+        "{}: state dir {} left behind",
+        runtime.name,
+        dir.display()
+    );
     let cg = cgroup_path(runtime, id);
     for h in cgroup_mounts() {
         let p = h.join(cg.trim_start_matches('/'));
-        assert!(!p.exists(), "{}: cgroup {} left behind", runtime.name, p.display());
+        assert!(
+            !p.exists(),
+            "{}: cgroup {} left behind",
+            runtime.name,
+            p.display()
+        );
     }
     assert!(
         processes_in_cgroup(&cg).is_empty(),
@@ -198,7 +214,10 @@ pub struct Bundle {
 
 impl Bundle {
     pub fn new() -> Bundle {
-        let dir = tempfile::Builder::new().prefix("corral-bundle").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("corral-bundle")
+            .tempdir()
+            .unwrap();
         make_busybox_rootfs(&dir.path().join("rootfs"));
         Bundle {
             dir,
@@ -237,7 +256,11 @@ impl Bundle {
     pub fn write_for(&self, runtime: &Runtime, id: &str) {
         let mut c = self.config.clone();
         c["linux"]["cgroupsPath"] = json!(cgroup_path(runtime, id));
-        std::fs::write(self.dir.path().join("config.json"), serde_json::to_vec_pretty(&c).unwrap()).unwrap();
+        std::fs::write(
+            self.dir.path().join("config.json"),
+            serde_json::to_vec_pretty(&c).unwrap(),
+        )
+        .unwrap();
     }
 
     /// Writes config.json as it is (for bad-input tests).
@@ -270,7 +293,11 @@ fn make_busybox_rootfs(rootfs: &Path) {
         "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
     )
     .unwrap();
-    std::fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\ntty:x:5:\n").unwrap();
+    std::fs::write(
+        rootfs.join("etc/group"),
+        "root:x:0:\nuser:x:1000:\ntty:x:5:\n",
+    )
+    .unwrap();
 }
 
 /// The runtime-spec default config that `runc spec` and `corral spec` write, minus the
