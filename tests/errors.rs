@@ -27,6 +27,7 @@ fn rejected_by_both(mutate: impl Fn(&mut Value), words: &str) {
         let mut b = Bundle::new();
         mutate(&mut b.config);
         let id = unique_id("bad");
+        let _guard_id = rt.guard(&id);
         b.write_for(&rt, &id);
         let err = create_fails(&rt, b.path_str(), &id);
         if rt.name == "corral" {
@@ -45,6 +46,7 @@ fn rejected_by_corral(mutate: impl Fn(&mut Value), words: &str, why: &str) {
     let mut b = Bundle::new();
     mutate(&mut b.config);
     let id = unique_id("bad");
+    let _guard_id = rt.guard(&id);
     b.write_for(&rt, &id);
     let err = create_fails(&rt, b.path_str(), &id);
     assert!(
@@ -57,6 +59,7 @@ fn rejected_by_corral(mutate: impl Fn(&mut Value), words: &str, why: &str) {
 fn missing_bundle() {
     for rt in Runtime::both() {
         let id = unique_id("nobundle");
+        let _guard_id = rt.guard(&id);
         let err = create_fails(&rt, "/nonexistent/bundle", &id);
         if rt.name == "corral" {
             assert!(err.contains("/nonexistent/bundle"), "{err}");
@@ -69,6 +72,7 @@ fn missing_config_json() {
     for rt in Runtime::both() {
         let b = Bundle::new();
         let id = unique_id("noconfig");
+        let _guard_id = rt.guard(&id);
         let err = create_fails(&rt, b.path_str(), &id);
         if rt.name == "corral" {
             assert!(err.contains("config.json"), "{err}");
@@ -82,6 +86,7 @@ fn invalid_json() {
         let b = Bundle::new();
         b.write_raw("{\"ociVersion\": \"1.0.2\", \"process\": ");
         let id = unique_id("badjson");
+        let _guard_id = rt.guard(&id);
         let err = create_fails(&rt, b.path_str(), &id);
         if rt.name == "corral" {
             assert!(err.contains("config.json"), "{err}");
@@ -136,6 +141,7 @@ fn duplicate_id_leaves_the_first_container_alone() {
     let b = Bundle::with_args(&["sleep", "1000"]);
     for rt in Runtime::both() {
         let id = unique_id("dup");
+        let _guard_id = rt.guard(&id);
         let first = rt.start_detached(&b, &id);
         let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
         assert_eq!(out.status.code(), Some(1), "{}", rt.name);
@@ -239,6 +245,7 @@ fn config_error_reaches_the_json_log() {
     let mut b = Bundle::new();
     b.config["process"]["cwd"] = json!("rel");
     let id = unique_id("jsonlog");
+    let _guard_id = rt.guard(&id);
     b.write_for(&rt, &id);
     let log = tempfile::NamedTempFile::new().unwrap();
     let out = rt.run(&[

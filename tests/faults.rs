@@ -32,6 +32,7 @@ fn sigkill_during_create_then_delete_force_leaves_nothing() {
     let rt = Runtime::corral();
     // Measure one full create to spread the kill points across it.
     let probe = unique_id("probe");
+    let _guard_probe = rt.guard(&probe);
     b.write_for(&rt, &probe);
     let t = Instant::now();
     rt.ok(&["create", "--bundle", b.path_str(), &probe]);
@@ -41,6 +42,7 @@ fn sigkill_during_create_then_delete_force_leaves_nothing() {
     let steps = 24u32;
     for i in 0..steps {
         let id = unique_id("fault");
+        let _guard_id = rt.guard(&id);
         b.write_for(&rt, &id);
         let delay = full * i / steps;
         let mut child = rt
@@ -86,6 +88,7 @@ fn state_of_a_create_killed_midway_is_stopped_not_running() {
     let b = Bundle::with_args(&["sleep", "1000"]);
     let rt = Runtime::corral();
     let id = unique_id("midway");
+    let _guard_id = rt.guard(&id);
     b.write_for(&rt, &id);
     let mut child = rt
         .cmd()

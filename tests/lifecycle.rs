@@ -362,6 +362,7 @@ fn run_without_keep_deletes_the_container() {
     let bundle = Bundle::with_args(&["true"]);
     for rt in Runtime::both() {
         let id = unique_id("nokeep");
+        let _guard_id = rt.guard(&id);
         rt.output_of(&bundle, &id);
         assert_clean(&rt, &id);
     }

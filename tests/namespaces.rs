@@ -119,6 +119,7 @@ fn time_namespace_offsets_are_applied() {
     b.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 86400, "nanosecs": 0}, "boottime": {"secs": 3600, "nanosecs": 5}});
     let rt = Runtime::corral();
     let id = unique_id("timens");
+    let _guard_id = rt.guard(&id);
     let out = rt.output_of(&b, &id);
     rt.cleanup(&id);
     let normalized: Vec<Vec<&str>> = out

@@ -134,6 +134,7 @@ fn missing_executable_fails_create_with_runc_wording() {
         let b = Bundle::with_args(&[arg]);
         for rt in Runtime::both() {
             let id = unique_id("noexe");
+            let _guard_id = rt.guard(&id);
             b.write_for(&rt, &id);
             let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
             assert!(!out.status.success(), "{}", rt.name);
@@ -191,6 +192,7 @@ fn non_root_user_never_changes_host_dev_null() {
     let before = std::fs::metadata("/dev/null").unwrap();
     let rt = Runtime::corral();
     let id = unique_id("devnull");
+    let _guard_id = rt.guard(&id);
     b.write_for(&rt, &id);
     let status = rt
         .cmd()
@@ -226,6 +228,7 @@ fn non_root_user_can_reopen_piped_stdout() {
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
     let rt = Runtime::corral();
     let id = unique_id("pipeuser");
+    let _guard_id = rt.guard(&id);
     b.write_for(&rt, &id);
     let out = rt
         .cmd()
@@ -247,6 +250,7 @@ fn scheduler_and_io_priority_are_applied() {
     b.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
     let rt = Runtime::corral();
     let id = unique_id("sched");
+    let _guard_id = rt.guard(&id);
     let out = rt.output_of(&b, &id);
     rt.cleanup(&id);
     let policy = out
@@ -264,6 +268,7 @@ fn preserving_an_fd_that_is_not_open_is_an_error() {
     let b = Bundle::with_args(&["true"]);
     let rt = Runtime::corral();
     let id = unique_id("nofd");
+    let _guard_id = rt.guard(&id);
     b.write_for(&rt, &id);
     let out = rt.run(&[
         "create",

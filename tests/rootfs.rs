@@ -126,6 +126,7 @@ fn domainname_is_set() {
     b.config["domainname"] = json!("example.test");
     let rt = Runtime::corral();
     let id = unique_id("domain");
+    let _guard_id = rt.guard(&id);
     assert_eq!(rt.output_of(&b, &id), "example.test\n");
     rt.cleanup(&id);
 }
@@ -297,6 +298,7 @@ fn no_mount_is_left_in_the_callers_namespace() {
     let b = Bundle::with_args(&["true"]);
     for rt in Runtime::both() {
         let id = unique_id("nomount");
+        let _guard_id = rt.guard(&id);
         rt.output_of(&b, &id);
         rt.cleanup(&id);
         assert!(

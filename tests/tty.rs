@@ -101,6 +101,7 @@ fn console_socket_without_terminal_is_refused() {
     let b = Bundle::with_args(&["true"]);
     for rt in Runtime::both() {
         let id = unique_id("nottyconsole");
+        let _guard_id = rt.guard(&id);
         b.write_for(&rt, &id);
         let sock = b.path().join(format!("{}-unused.sock", rt.name));
         let _l = UnixListener::bind(&sock).unwrap();

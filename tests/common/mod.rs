@@ -125,10 +125,32 @@ impl Runtime {
         out
     }
 
+    /// Force-deletes `id` when dropped, also when the test panics, so a failing test does
+    /// not leave its container running.
+    pub fn guard<'a>(&'a self, id: &str) -> Guard<'a> {
+        Guard {
+            rt: self,
+            id: id.to_string(),
+        }
+    }
+
     /// Force-deletes and checks nothing of `id` remains.
     pub fn cleanup(&self, id: &str) {
         let _ = self.run(&["delete", "--force", id]);
         assert_clean(self, id);
+    }
+}
+
+pub struct Guard<'a> {
+    rt: &'a Runtime,
+    id: String,
+}
+
+impl Drop for Guard<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.rt.run(&["delete", "--force", &self.id]);
+        }
     }
 }
 
@@ -353,6 +375,7 @@ pub fn differential<T>(prefix: &str, mut f: impl FnMut(&Runtime, &str) -> T) -> 
     let mut out = Vec::new();
     for rt in Runtime::both() {
         let id = unique_id(prefix);
+        let _guard = rt.guard(&id);
         let r = f(&rt, &id);
         rt.cleanup(&id);
         out.push((rt.name.to_string(), r));
