@@ -32,6 +32,8 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let root = g.state_root()?;
     let mut opts = a.common.options(&a.id, g.debug)?;
     opts.own_console = !a.detach && a.common.console_socket.is_none();
+    // runc's `run` writes the pid file once the process runs, not when it is created.
+    let pid_file = opts.pid_file.take();
     if !a.detach && !a.no_subreaper {
         // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer argument.
         unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
@@ -44,7 +46,21 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     };
     let launched = launch::create(&root, &opts)?;
     if let Err(e) = root.load_locked(&a.id).and_then(|c| c.start()) {
-        let _ = root.load_locked(&a.id).and_then(|c| c.delete(true));
+        // The init may have been killed between create and start; like runc, `run` then
+        // reports how it died rather than the failed start.
+        let died = exit_code_if_dead(launched.init.pid);
+        if !a.keep || died.is_none() {
+            delete_quietly(&root, &a.id);
+        }
+        return match died {
+            Some(code) => Ok(code),
+            None => Err(e.into()),
+        };
+    }
+    if let Some(path) = &pid_file
+        && let Err(e) = launch::write_pid_file(path, launched.init.pid)
+    {
+        delete_quietly(&root, &a.id);
         return Err(e.into());
     }
     if a.detach {
@@ -132,6 +148,14 @@ fn wait_forwarding(init: i32, set: SigSet, master: Option<std::os::fd::RawFd>) -
                 let _ = nix::sys::signal::kill(Pid::from_raw(init), other);
             }
         }
+    }
+}
+
+fn exit_code_if_dead(init: i32) -> Option<i32> {
+    match waitpid(Pid::from_raw(init), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Some(code),
+        Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
+        _ => None,
     }
 }
 
