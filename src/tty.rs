@@ -117,9 +117,13 @@ pub fn proxy(master: OwnedFd) -> Result<std::thread::JoinHandle<()>> {
     }))
 }
 
-/// Gives the pty our terminal's size (at start and on SIGWINCH).
+/// Gives the pty our terminal's size (at start and on SIGWINCH). A terminal that reports
+/// no size (0x0) leaves the container's `consoleSize` in place.
 pub fn copy_window_size(master: RawFd) {
-    if let Some((rows, cols)) = crate::syscall::get_winsize(libc::STDIN_FILENO) {
+    if let Some((rows, cols)) = crate::syscall::get_winsize(libc::STDIN_FILENO)
+        && rows > 0
+        && cols > 0
+    {
         let _ = set_winsize(master, rows, cols);
     }
 }
