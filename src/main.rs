@@ -48,7 +48,8 @@ fn main() {
             if log::logs_to_file() {
                 eprintln!("{msg}");
             }
-            std::process::exit(1);
+            let code = e.downcast_ref::<cli::Failed>().map_or(1, |f| f.code);
+            std::process::exit(code);
         }
     }
 }

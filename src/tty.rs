@@ -11,9 +11,15 @@ use std::os::unix::net::UnixStream;
 use std::path::Path;
 
 /// In the init: opens the container's /dev/ptmx, sends the master to the console socket,
-/// makes the slave our stdio and controlling terminal, and binds it over /dev/console.
-/// The slave comes from TIOCGPTPEER, never from a path in the container.
-pub fn setup_console(root: &RootDir, console_fd: RawFd, size: Option<(u16, u16)>) -> Result<()> {
+/// makes the slave our stdio and controlling terminal, and (for the container's init, not
+/// for exec) binds it over /dev/console. The slave comes from TIOCGPTPEER, never from a
+/// path in the container.
+pub fn setup_console(
+    root: &RootDir,
+    console_fd: RawFd,
+    size: Option<(u16, u16)>,
+    dev_console: bool,
+) -> Result<()> {
     let master = root
         .open_path(Path::new("/dev/pts/ptmx"), libc::O_RDWR | libc::O_NOCTTY)
         .or_else(|_| root.open_path(Path::new("/dev/ptmx"), libc::O_RDWR | libc::O_NOCTTY))
@@ -26,17 +32,19 @@ pub fn setup_console(root: &RootDir, console_fd: RawFd, size: Option<(u16, u16)>
     {
         set_winsize(slave.as_raw_fd(), rows, cols).ctx(|| "process.consoleSize")?;
     }
-    let console = root
-        .ensure(Path::new("/dev/console"), Kind::File)
-        .ctx(|| "create /dev/console")?;
-    mount(
-        Some(fd_path(&slave).as_str()),
-        fd_path(&console).as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .ctx(|| "bind pty over /dev/console")?;
+    if dev_console {
+        let console = root
+            .ensure(Path::new("/dev/console"), Kind::File)
+            .ctx(|| "create /dev/console")?;
+        mount(
+            Some(fd_path(&slave).as_str()),
+            fd_path(&console).as_str(),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .ctx(|| "bind pty over /dev/console")?;
+    }
     send_master(console_fd, &master)?;
     drop(master);
     nix::unistd::dup2_stdin(&slave).ctx(|| "dup pty slave to stdin")?;

@@ -275,7 +275,20 @@ impl Cgroup {
     }
 }
 
+/// Removes `dir` and any cgroups made below it (by `exec --cgroup` or by the container
+/// itself), deepest first.
 fn remove_dir_retrying(dir: &Path) -> Result<()> {
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                remove_dir_retrying(&e.path())?;
+            }
+        }
+    }
+    remove_leaf_retrying(dir)
+}
+
+fn remove_leaf_retrying(dir: &Path) -> Result<()> {
     let mut delay = std::time::Duration::from_millis(1);
     for _ in 0..12 {
         match std::fs::remove_dir(dir) {

@@ -3,7 +3,9 @@
 
 mod create;
 mod delete;
+mod exec;
 mod features;
+mod foreground;
 mod kill;
 mod list;
 mod run;
@@ -71,6 +73,8 @@ pub enum Command {
     Start(start::Args),
     /// Create and start a container
     Run(run::Args),
+    /// Run a new process inside a container
+    Exec(Box<exec::Args>),
     /// Output the state of a container
     State(state::Args),
     /// Send a signal to the container's init process
@@ -118,12 +122,34 @@ impl GlobalOptions {
     }
 }
 
+/// An error that carries its own exit code (runc's `exec` exits 255 when it fails).
+#[derive(Debug)]
+pub struct Failed {
+    pub code: i32,
+    msg: String,
+}
+
+impl Failed {
+    pub fn new(code: i32, msg: String) -> Failed {
+        Failed { code, msg }
+    }
+}
+
+impl std::fmt::Display for Failed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.msg)
+    }
+}
+
+impl std::error::Error for Failed {}
+
 /// `--preserve-fds N` names fds 3..3+N of the caller; each must be open. Called before corral
 /// opens any file of its own, so none of ours can be mistaken for one of them.
 pub fn check_preserved_fds(cli: &Cli) -> std::result::Result<(), String> {
     let n = match &cli.command {
         Some(Command::Create(a)) => a.common.preserve_fds,
         Some(Command::Run(a)) => a.common.preserve_fds,
+        Some(Command::Exec(a)) => a.preserve_fds,
         _ => 0,
     };
     for fd in 3..3 + n.max(0) {
@@ -148,6 +174,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Create(a) => create::run(g, a),
         Command::Start(a) => start::run(g, a),
         Command::Run(a) => run::run(g, a),
+        Command::Exec(a) => exec::run(g, *a),
         Command::State(a) => state::run(g, a),
         Command::Kill(a) => kill::run(g, a),
         Command::Delete(a) => delete::run(g, a),

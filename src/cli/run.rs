@@ -1,12 +1,9 @@
 use super::GlobalOptions;
 use super::create::CommonCreate;
+use super::foreground::{attach_and_wait, block_signals, exit_code_if_dead};
 use crate::container::StateRoot;
 use crate::launch;
-use anyhow::{Context, Result};
-use nix::sys::signal::{SigSet, SigmaskHow, Signal};
-use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::Pid;
-use std::os::fd::AsRawFd;
+use anyhow::Result;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -66,23 +63,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
-    let _raw = launched
-        .console
-        .as_ref()
-        .map(|_| crate::tty::RawMode::enter());
-    let master_fd = launched.console.as_ref().map(|m| m.as_raw_fd());
-    let output = match launched.console {
-        Some(m) => Some(crate::tty::proxy(m)?),
-        None => None,
-    };
-    let code = wait_forwarding(
-        launched.init.pid,
-        forwarded.expect("blocked above"),
-        master_fd,
-    )?;
-    if let Some(t) = output {
-        finish_output(t);
-    }
+    let code = attach_and_wait(launched, forwarded.expect("blocked above"))?;
     if !a.keep {
         delete_quietly(&root, &a.id);
     }
@@ -93,89 +74,4 @@ fn delete_quietly(root: &StateRoot, id: &str) {
     if let Err(e) = root.load_locked(id).and_then(|c| c.delete(true)) {
         crate::log::warn(format!("delete {id}: {e}"));
     }
-}
-
-/// Lets the copy thread drain what the container printed last, without hanging forever on
-/// a pty some escaped process still holds.
-fn finish_output(t: std::thread::JoinHandle<()>) {
-    for _ in 0..100 {
-        if t.is_finished() {
-            let _ = t.join();
-            return;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
-}
-
-fn forwardable() -> SigSet {
-    let mut set = SigSet::all();
-    for s in [
-        Signal::SIGKILL,
-        Signal::SIGSTOP,
-        Signal::SIGSEGV,
-        Signal::SIGBUS,
-        Signal::SIGILL,
-        Signal::SIGFPE,
-    ] {
-        set.remove(s);
-    }
-    set
-}
-
-fn block_signals() -> Result<SigSet> {
-    let set = forwardable();
-    nix::sys::signal::pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None)
-        .context("block signals")?;
-    Ok(set)
-}
-
-/// Waits for the container's init, forwarding every signal we get to it and reaping
-/// orphans (we are their subreaper). Returns the exit code `run` must exit with.
-fn wait_forwarding(init: i32, set: SigSet, master: Option<std::os::fd::RawFd>) -> Result<i32> {
-    loop {
-        if let Some(code) = reap(init)? {
-            return Ok(code);
-        }
-        let sig = set.wait().context("wait for signals")?;
-        match sig {
-            Signal::SIGCHLD => {}
-            Signal::SIGWINCH => {
-                if let Some(m) = master {
-                    crate::tty::copy_window_size(m);
-                }
-            }
-            other => {
-                let _ = nix::sys::signal::kill(Pid::from_raw(init), other);
-            }
-        }
-    }
-}
-
-fn exit_code_if_dead(init: i32) -> Option<i32> {
-    match waitpid(Pid::from_raw(init), Some(WaitPidFlag::WNOHANG)) {
-        Ok(WaitStatus::Exited(_, code)) => Some(code),
-        Ok(WaitStatus::Signaled(_, sig, _)) => Some(128 + sig as i32),
-        _ => None,
-    }
-}
-
-fn reap(init: i32) -> Result<Option<i32>> {
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(pid, code)) if pid.as_raw() == init => return Ok(Some(code)),
-            Ok(WaitStatus::Signaled(pid, sig, _)) if pid.as_raw() == init => {
-                return Ok(Some(128 + sig as i32));
-            }
-            Ok(WaitStatus::StillAlive) => return Ok(None),
-            Ok(_) => continue,
-            Err(nix::errno::Errno::ECHILD) => return Ok(Some(exit_code_unknown())),
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(e).context("waitpid"),
-        }
-    }
-}
-
-/// ECHILD: someone else reaped the init; runc reports failure the same way.
-fn exit_code_unknown() -> i32 {
-    255
 }

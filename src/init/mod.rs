@@ -58,7 +58,10 @@ fn stage1(chan: &mut Channel) -> Result<()> {
             PROTOCOL_VERSION, cfg.protocol
         )));
     }
-    namespaces::enter(&cfg, chan)?;
+    match cfg.join_pid {
+        Some(pid) => namespaces::join_container(pid, &cfg)?,
+        None => namespaces::enter(&cfg, chan)?,
+    }
     // SAFETY: the init is single-threaded (a fresh exec that started no threads).
     let pid = unsafe { crate::syscall::fork_to_parent() }
         .map_err(|e| Error::other(format!("fork container init: {e}")))?;

@@ -120,3 +120,55 @@ fn write_time_offsets(cfg: &InitConfig) -> Result<()> {
     std::fs::write("/proc/self/timens_offsets", text)
         .ctx(|| "linux.timeOffsets: write /proc/self/timens_offsets")
 }
+
+/// /proc/PID/ns file names by namespace type.
+fn proc_ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+/// `exec`: join every namespace the container has, through its init's /proc/PID/ns files
+/// (user first). Types the config does not list are shared with the host, as the init's are.
+pub fn join_container(init_pid: i32, cfg: &InitConfig) -> Result<()> {
+    let mut types: Vec<LinuxNamespaceType> = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().clone())
+        .unwrap_or_default()
+        .iter()
+        .map(|n| n.typ())
+        .collect();
+    types.sort_by_key(|t| *t != LinuxNamespaceType::User);
+    let mut opened = Vec::new();
+    for t in types {
+        let path = format!("/proc/{init_pid}/ns/{}", proc_ns_name(t));
+        let f = File::open(&path).ctx(|| format!("open {path} (is the container running?)"))?;
+        opened.push((t, f));
+    }
+    for (t, f) in &opened {
+        // Joining the user namespace we are already in fails with EINVAL; skip it.
+        if *t == LinuxNamespaceType::User && same_namespace(f, "/proc/self/ns/user") {
+            continue;
+        }
+        nix::sched::setns(f, clone_flag(*t))
+            .ctx(|| format!("join the container's {t} namespace"))?;
+    }
+    Ok(())
+}
+
+fn same_namespace(f: &File, ours: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (f.metadata(), std::fs::metadata(ours)) {
+        (Ok(a), Ok(b)) => a.ino() == b.ino() && a.dev() == b.dev(),
+        _ => false,
+    }
+}

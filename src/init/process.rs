@@ -52,8 +52,10 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     nix::unistd::chdir(p.cwd())
         .ctx(|| format!("chdir to cwd ({:?}) set in config.json failed", p.cwd()))?;
+    check_cwd_inside_root()?;
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     env.extend(cfg.extra_env.iter().cloned());
+    let mut env = dedup_env(env);
     if !env.iter().any(|e| e.starts_with("HOME=")) {
         env.push(format!("HOME={}", home_of(user.uid())));
     }
@@ -64,6 +66,34 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
         argv: to_cstrings(&args, "process.args")?,
         envp: to_cstrings(&env, "process.env")?,
     })
+}
+
+/// CVE-2024-21626: a cwd reached through a leaked host fd (`/proc/self/fd/N`) lies outside
+/// our root; the kernel then reports it as "(unreachable)/...", which getcwd refuses.
+fn check_cwd_inside_root() -> Result<()> {
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(Error::config(
+            "process.cwd",
+            "the working directory is outside the container's root",
+        )),
+    }
+}
+
+/// Later entries win for a repeated name (`exec --env` overriding the config), as runc does.
+fn dedup_env(env: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::with_capacity(env.len());
+    for e in env {
+        let name = e.split('=').next().unwrap_or("").to_string();
+        if let Some(i) = out
+            .iter()
+            .position(|o| o.split('=').next() == Some(name.as_str()))
+        {
+            out.remove(i);
+        }
+        out.push(e);
+    }
+    out
 }
 
 fn to_cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
@@ -429,6 +459,12 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.ends_with("no such file or directory"), "{e}");
+    }
+
+    #[test]
+    fn later_env_entries_win() {
+        let env = dedup_env(vec!["A=1".into(), "B=2".into(), "A=3".into()]);
+        assert_eq!(env, vec!["B=2".to_string(), "A=3".to_string()]);
     }
 
     #[test]

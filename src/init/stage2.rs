@@ -17,56 +17,25 @@ pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
         other => return Err(Error::other(format!("expected go, got {other:?}"))),
     }
     nix::unistd::setsid().ctx(|| "setsid")?;
-    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
-    if !cfg.no_new_keyring {
-        join_keyring(&cfg.id)?;
-    }
-    crate::cgroups::mount::set_container_cgroup(cfg.cgroup.clone());
-
-    let spec = &cfg.spec;
-    let has_ns = |t: LinuxNamespaceType| {
-        spec.linux()
-            .as_ref()
-            .and_then(|l| l.namespaces().as_ref())
-            .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
-    };
-    let plan = rootfs::Plan {
-        spec,
-        rootfs: &cfg.rootfs,
-        bundle: &cfg.bundle,
-        in_userns: has_ns(LinuxNamespaceType::User),
-        own_mount_ns: has_ns(LinuxNamespaceType::Mount),
-    };
-    let root = rootfs::mount_all(&plan)?;
-    let process = spec
+    let process = cfg
+        .spec
         .process()
         .as_ref()
         .ok_or_else(|| Error::other("process is missing"))?;
-    if process.terminal().unwrap_or(false) {
-        let console = cfg
-            .console_fd
-            .ok_or_else(|| Error::other("terminal requested without a console socket"))?;
-        let size = process
-            .console_size()
-            .map(|b| (b.height() as u16, b.width() as u16));
-        crate::tty::setup_console(&root, console, size)?;
+    if cfg.join_pid.is_some() {
+        // exec: the container's rootfs is our root since we joined its mount namespace.
+        if process.terminal().unwrap_or(false) {
+            let root =
+                rootfs::resolve::RootDir::open(std::path::Path::new("/")).ctx(|| "open /")?;
+            setup_terminal(cfg, process, &root, false)?;
+        }
+    } else {
+        build_container(cfg, process)?;
     }
-    write_sysctls(spec)?;
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
             .ctx(|| "process.oomScoreAdj: write /proc/self/oom_score_adj")?;
     }
-    rootfs::apply_path_rules(&root, spec)?;
-    rootfs::enter(root, spec, cfg.no_pivot, plan.own_mount_ns)?;
-    if spec
-        .root()
-        .as_ref()
-        .and_then(|r| r.readonly())
-        .unwrap_or(false)
-    {
-        rootfs::make_root_readonly()?;
-    }
-    set_hostnames(spec, has_ns(LinuxNamespaceType::Uts))?;
     let exec = super::process::prepare(cfg, process)?;
 
     // Our own fds (sync socket, fifo, ...) must not reach the container process.
@@ -82,11 +51,68 @@ pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
     set_parent_death_signal(0)?;
     send(chan, &FromInit::Committed)?;
 
-    wait_for_start(cfg.fifo_fd);
+    if let Some(fifo) = cfg.fifo_fd {
+        wait_for_start(fifo);
+    }
     let err = exec.exec();
     // The parent is gone; the container's stderr is the only place left to say why.
     eprintln!("corral: exec {:?} failed: {err}", exec.path);
     std::process::exit(127);
+}
+
+/// `create`: the root filesystem, console, sysctls, masked paths, the switch into the rootfs
+/// and the hostnames.
+fn build_container(cfg: &InitConfig, process: &oci_spec::runtime::Process) -> Result<()> {
+    nix::sys::stat::umask(nix::sys::stat::Mode::empty());
+    if !cfg.no_new_keyring {
+        join_keyring(&cfg.id)?;
+    }
+    crate::cgroups::mount::set_container_cgroup(cfg.cgroup.clone());
+    let spec = &cfg.spec;
+    let has_ns = |t: LinuxNamespaceType| {
+        spec.linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().as_ref())
+            .is_some_and(|ns| ns.iter().any(|n| n.typ() == t))
+    };
+    let plan = rootfs::Plan {
+        spec,
+        rootfs: &cfg.rootfs,
+        bundle: &cfg.bundle,
+        in_userns: has_ns(LinuxNamespaceType::User),
+        own_mount_ns: has_ns(LinuxNamespaceType::Mount),
+    };
+    let root = rootfs::mount_all(&plan)?;
+    if process.terminal().unwrap_or(false) {
+        setup_terminal(cfg, process, &root, true)?;
+    }
+    write_sysctls(spec)?;
+    rootfs::apply_path_rules(&root, spec)?;
+    rootfs::enter(root, spec, cfg.no_pivot, plan.own_mount_ns)?;
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        rootfs::make_root_readonly()?;
+    }
+    set_hostnames(spec, has_ns(LinuxNamespaceType::Uts))
+}
+
+fn setup_terminal(
+    cfg: &InitConfig,
+    process: &oci_spec::runtime::Process,
+    root: &rootfs::resolve::RootDir,
+    dev_console: bool,
+) -> Result<()> {
+    let console = cfg
+        .console_fd
+        .ok_or_else(|| Error::other("terminal requested without a console socket"))?;
+    let size = process
+        .console_size()
+        .map(|b| (b.height() as u16, b.width() as u16));
+    crate::tty::setup_console(root, console, size, dev_console)
 }
 
 fn set_parent_death_signal(sig: i32) -> Result<()> {

@@ -26,7 +26,11 @@ pub struct InitConfig {
     /// Fds 3 .. 3+n pass through to the container (`--preserve-fds` plus LISTEN_FDS).
     pub preserve_fds: i32,
     /// Read side of the exec fifo, inherited: the init blocks reading it until `start`.
-    pub fifo_fd: i32,
+    /// `None` for `exec`, which runs its process as soon as it is set up.
+    pub fifo_fd: Option<i32>,
+    /// For `exec`: the container's init, whose namespaces the new process joins instead of
+    /// creating any (and whose rootfs is already in place).
+    pub join_pid: Option<i32>,
     /// Connected console socket, inherited, when the process has a terminal.
     pub console_fd: Option<i32>,
     /// Added to the process env (LISTEN_FDS/LISTEN_PID from socket activation).

@@ -6,7 +6,10 @@
 //! undoes all of it: no state dir, cgroup, mount or process is left behind.
 
 pub mod channel;
+mod exec;
 mod sealed;
+
+pub use exec::{ExecOptions, exec};
 
 use crate::cgroups::Cgroup;
 use crate::container::{Phase, ProcessId, State, StateRoot, lock_dir, validate_id};
@@ -47,15 +50,15 @@ pub struct Launched {
 }
 
 /// Undoes a half-made container if `create` fails or panics part way.
-struct Cleanup {
-    dir: Option<PathBuf>,
-    cgroup: Option<Cgroup>,
-    stage1: Option<Child>,
-    init_pid: Option<i32>,
+pub(crate) struct Cleanup {
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) cgroup: Option<Cgroup>,
+    pub(crate) stage1: Option<Child>,
+    pub(crate) init_pid: Option<i32>,
 }
 
 impl Cleanup {
-    fn disarm(&mut self) {
+    pub(crate) fn disarm(&mut self) {
         self.dir = None;
         self.cgroup = None;
         self.stage1 = None;
@@ -94,7 +97,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         .as_ref()
         .and_then(|p| p.terminal())
         .unwrap_or(false);
-    check_console_flags(terminal, opts)?;
+    check_console_flags(terminal, opts.console_socket.as_deref(), opts.own_console)?;
     check_mount_sources(&bundle)?;
     let cgroups_path = bundle
         .spec
@@ -132,7 +135,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     state.save(&dir)?;
 
     let fifo = make_exec_fifo(&dir)?;
-    let (console_keep, console_pass) = console_fds(terminal, opts)?;
+    let (console_keep, console_pass) = console_fds(terminal, opts.console_socket.as_deref())?;
     let (parent_sock, child_sock) = UnixStream::pair().ctx(|| "socketpair")?;
     let (listen_fds, extra_env) = socket_activation();
     let preserve_fds = opts.preserve_fds + listen_fds;
@@ -168,7 +171,8 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         no_pivot: opts.no_pivot,
         no_new_keyring: opts.no_new_keyring,
         preserve_fds,
-        fifo_fd: fifo.as_raw_fd(),
+        fifo_fd: Some(fifo.as_raw_fd()),
+        join_pid: None,
         console_fd: console_pass.as_ref().map(|f| f.as_raw_fd()),
         extra_env,
         cgroup,
@@ -219,12 +223,7 @@ fn drive_init(
             }
             Some(FromInit::Pid(pid)) => {
                 cleanup.init_pid = Some(pid);
-                if let Some(mut child) = cleanup.stage1.take() {
-                    let status = child.wait().ctx(|| "wait for init stage 1")?;
-                    if !status.success() {
-                        return Err(Error::other(format!("init stage 1 failed: {status}")));
-                    }
-                }
+                wait_stage1(cleanup)?;
                 state.init = ProcessId::of(pid)
                     .ok_or_else(|| Error::other("container init exited during setup"))?;
                 state.save(dir)?;
@@ -252,7 +251,18 @@ fn drive_init(
     }
 }
 
-fn init_died(cleanup: &mut Cleanup) -> Error {
+/// Stage 1 exits right after reporting the container's pid; reap it.
+pub(crate) fn wait_stage1(cleanup: &mut Cleanup) -> Result<()> {
+    if let Some(mut child) = cleanup.stage1.take() {
+        let status = child.wait().ctx(|| "wait for init stage 1")?;
+        if !status.success() {
+            return Err(Error::other(format!("init stage 1 failed: {status}")));
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn init_died(cleanup: &mut Cleanup) -> Error {
     if let Some(mut child) = cleanup.stage1.take()
         && let Ok(status) = child.wait()
     {
@@ -261,13 +271,19 @@ fn init_died(cleanup: &mut Cleanup) -> Error {
     Error::other("container init exited during setup")
 }
 
-fn check_console_flags(terminal: bool, opts: &CreateOptions) -> Result<()> {
-    if terminal && opts.console_socket.is_none() && !opts.own_console {
+/// runc's rules: a terminal needs somewhere to send the pty, and a console socket is only
+/// for a terminal.
+pub(crate) fn check_console_flags(
+    terminal: bool,
+    console_socket: Option<&Path>,
+    own_console: bool,
+) -> Result<()> {
+    if terminal && console_socket.is_none() && !own_console {
         return Err(Error::other(
             "cannot allocate tty if corral will detach without setting console socket",
         ));
     }
-    if !terminal && opts.console_socket.is_some() {
+    if !terminal && console_socket.is_some() {
         return Err(Error::other(
             "cannot use console socket if corral will not detach or allocate tty",
         ));
@@ -346,15 +362,16 @@ fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     .ctx(|| at("open", &path))
 }
 
-/// (what we keep, what the init gets) for the console hand-off.
-fn console_fds(
+/// (what we keep, what the init gets) for the console hand-off: a connection to the
+/// caller's console socket, or a socketpair when we proxy the pty ourselves.
+pub(crate) fn console_fds(
     terminal: bool,
-    opts: &CreateOptions,
+    console_socket: Option<&Path>,
 ) -> Result<(Option<UnixStream>, Option<UnixStream>)> {
     if !terminal {
         return Ok((None, None));
     }
-    if let Some(path) = &opts.console_socket {
+    if let Some(path) = console_socket {
         let sock = UnixStream::connect(path).ctx(|| at("connect to console socket", path))?;
         return Ok((None, Some(sock)));
     }
@@ -364,7 +381,7 @@ fn console_fds(
 
 /// systemd socket activation: LISTEN_FDS fds after stdio pass through, and the process is
 /// told it is pid 1 of its namespace, as runc does.
-fn socket_activation() -> (i32, Vec<String>) {
+pub(crate) fn socket_activation() -> (i32, Vec<String>) {
     let n = std::env::var("LISTEN_FDS")
         .ok()
         .and_then(|v| v.parse::<i32>().ok())
@@ -379,7 +396,7 @@ fn socket_activation() -> (i32, Vec<String>) {
     )
 }
 
-fn spawn_init(exe: &OwnedFd, inherit: &[RawFd], sock_fd: RawFd) -> Result<Child> {
+pub(crate) fn spawn_init(exe: &OwnedFd, inherit: &[RawFd], sock_fd: RawFd) -> Result<Child> {
     let mut cmd = Command::new(crate::syscall::fd_path(exe));
     cmd.arg0("corral")
         .arg("init")
@@ -402,7 +419,7 @@ fn spawn_init(exe: &OwnedFd, inherit: &[RawFd], sock_fd: RawFd) -> Result<Child>
     cmd.spawn().ctx(|| "start container init")
 }
 
-fn write_id_maps(pid: i32, bundle: &Bundle) -> Result<()> {
+pub(crate) fn write_id_maps(pid: i32, bundle: &Bundle) -> Result<()> {
     let linux = bundle.spec.linux().as_ref();
     let uid = linux
         .and_then(|l| l.uid_mappings().clone())

@@ -131,6 +131,7 @@ impl Runtime {
         Guard {
             rt: self,
             id: id.to_string(),
+            parent_use: Some(use_cgroup_parent()),
         }
     }
 
@@ -144,6 +145,7 @@ impl Runtime {
 pub struct Guard<'a> {
     rt: &'a Runtime,
     id: String,
+    parent_use: Option<std::fs::File>,
 }
 
 impl Drop for Guard<'_> {
@@ -151,7 +153,27 @@ impl Drop for Guard<'_> {
         if std::thread::panicking() {
             let _ = self.rt.run(&["delete", "--force", &self.id]);
         }
+        self.parent_use.take();
+        remove_test_cgroup_parent();
     }
+}
+
+const PARENT_LOCK: &str = "/tmp/corral-test-cgroup-parent.lock";
+
+/// A shared lock held while a test may create cgroups under the shared parent, so the
+/// parent is only removed when no test is using it (tests run in parallel).
+fn use_cgroup_parent() -> std::fs::File {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(PARENT_LOCK)
+        .unwrap();
+    // SAFETY: flock on an fd we own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_SH) },
+        0
+    );
+    f
 }
 
 /// The cgroup path a test container of `runtime` and `id` uses.
@@ -184,7 +206,6 @@ pub fn assert_clean(runtime: &Runtime, id: &str) {
         "{}: processes left in {cg}",
         runtime.name
     );
-    remove_test_cgroup_parent();
 }
 
 pub fn cgroup_mounts() -> Vec<PathBuf> {
@@ -212,6 +233,21 @@ pub fn processes_in_cgroup(cg: &str) -> Vec<i32> {
 
 /// The shared parent goes away once the last test using it is done (runc leaves it).
 pub fn remove_test_cgroup_parent() {
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(PARENT_LOCK)
+        .unwrap();
+    // SAFETY: flock on an fd we own; non-blocking: someone else still using it is fine.
+    if unsafe {
+        libc::flock(
+            std::os::fd::AsRawFd::as_raw_fd(&f),
+            libc::LOCK_EX | libc::LOCK_NB,
+        )
+    } != 0
+    {
+        return;
+    }
     for h in cgroup_mounts() {
         let _ = std::fs::remove_dir(h.join(CGROUP_PARENT.trim_start_matches('/')));
     }

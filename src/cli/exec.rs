@@ -1,0 +1,297 @@
+use super::GlobalOptions;
+use super::foreground::{attach_and_wait, block_signals};
+use crate::launch::{self, ExecOptions};
+use anyhow::{Context, Result, bail};
+use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities, Process};
+use std::path::PathBuf;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Path to an AF_UNIX socket which will receive the pty master
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// Current working directory in the container
+    #[arg(long)]
+    pub cwd: Option<PathBuf>,
+    /// Set an environment variable (repeatable)
+    #[arg(short = 'e', long)]
+    pub env: Vec<String>,
+    /// Allocate a pseudo-TTY
+    #[arg(short = 't', long)]
+    pub tty: bool,
+    /// UID[:GID] to run the process as
+    #[arg(short = 'u', long)]
+    pub user: Option<String>,
+    /// Additional gids (repeatable)
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Path to a process.json describing the process (instead of a command)
+    #[arg(short = 'p', long)]
+    pub process: Option<PathBuf>,
+    /// Detach from the process
+    #[arg(short = 'd', long)]
+    pub detach: bool,
+    /// File to write the process id to
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// SELinux label for the process (ignored while SELinux is disabled, as runc does)
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    /// AppArmor profile for the process
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// Set no_new_privs for the process
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Add a capability to the bounding, effective and permitted sets (repeatable)
+    #[arg(short = 'c', long)]
+    pub cap: Vec<String>,
+    /// Pass N additional file descriptors (from 3 on) to the process
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: i32,
+    /// Allow exec in a paused container
+    #[arg(long = "ignore-paused")]
+    pub ignore_paused: bool,
+    /// Run in a sub-cgroup: PATH or CONTROLLER[,CONTROLLER]:PATH (repeatable)
+    #[arg(long = "cgroup")]
+    pub cgroup: Vec<String>,
+    /// Container id
+    pub id: String,
+    /// Command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// runc exits 255 when exec itself fails (not the process), with "exec failed: ..." as the
+/// message; shims and tests key on both.
+pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
+    exec(g, a)
+        .map_err(|e| anyhow::Error::new(super::Failed::new(255, format!("exec failed: {e:#}"))))
+}
+
+fn exec(g: &GlobalOptions, a: Args) -> Result<i32> {
+    let root = g.state_root()?;
+    let container = root.load(&a.id)?;
+    let process = build_process(&a, container.state.spec.process().as_ref())?;
+    if a.preserve_fds < 0 {
+        bail!("--preserve-fds: must not be negative");
+    }
+    let opts = ExecOptions {
+        process,
+        console_socket: a.console_socket.clone(),
+        pid_file: a.pid_file.clone(),
+        preserve_fds: a.preserve_fds,
+        detach: a.detach,
+        ignore_paused: a.ignore_paused,
+        sub_cgroups: a.cgroup.clone(),
+    };
+    let signals = if a.detach {
+        None
+    } else {
+        Some(block_signals()?)
+    };
+    let launched = launch::exec(&container, &opts)?;
+    match signals {
+        None => Ok(0),
+        Some(set) => attach_and_wait(launched, set),
+    }
+}
+
+/// The process to run: `--process` JSON as it is, or the container's process with the
+/// command and the flags applied over it.
+fn build_process(a: &Args, base: Option<&Process>) -> Result<Process> {
+    let mut p = match &a.process {
+        Some(path) => {
+            if !a.command.is_empty() {
+                bail!("--process and a command cannot be used together");
+            }
+            load_process(path)?
+        }
+        None => {
+            if a.command.is_empty() {
+                bail!("exec needs a command or --process");
+            }
+            let mut p = base.cloned().unwrap_or_default();
+            p.set_args(Some(a.command.clone()));
+            p
+        }
+    };
+    if a.tty {
+        p.set_terminal(Some(true));
+    } else if a.process.is_none() {
+        p.set_terminal(Some(false));
+    }
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if !a.env.is_empty() {
+        let mut env = p.env().clone().unwrap_or_default();
+        env.extend(a.env.iter().cloned());
+        p.set_env(Some(env));
+    }
+    if let Some(u) = &a.user {
+        let (uid, gid) = parse_user(u)?;
+        p.user_mut().set_uid(uid);
+        if let Some(gid) = gid {
+            p.user_mut().set_gid(gid);
+        }
+    }
+    if !a.additional_gids.is_empty() {
+        p.user_mut()
+            .set_additional_gids(Some(a.additional_gids.clone()));
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    if !a.cap.is_empty() {
+        add_caps(&mut p, &a.cap)?;
+    }
+    if let Some(profile) = &a.apparmor {
+        p.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &a.process_label {
+        p.set_selinux_label(Some(label.clone()));
+    }
+    check_process(&p)?;
+    Ok(p)
+}
+
+fn load_process(path: &std::path::Path) -> Result<Process> {
+    let text = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
+    let mut de = serde_json::Deserializer::from_slice(&text);
+    serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let at = e.path().to_string();
+        anyhow::anyhow!("--process {}: {at}: {}", path.display(), e.into_inner())
+    })
+}
+
+/// The checks create applies to config.json's process, for the exec'd one.
+fn check_process(p: &Process) -> Result<()> {
+    if p.args()
+        .as_ref()
+        .is_none_or(|a| a.is_empty() || a[0].is_empty())
+    {
+        bail!("process.args: must not be empty");
+    }
+    if !p.cwd().is_absolute() {
+        bail!("process.cwd: {:?} is not an absolute path", p.cwd());
+    }
+    if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
+        bail!("--apparmor: applying AppArmor profiles is not supported yet");
+    }
+    if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && selinux_enabled() {
+        bail!("--process-label: applying SELinux labels is not supported yet");
+    }
+    Ok(())
+}
+
+fn selinux_enabled() -> bool {
+    std::path::Path::new("/sys/fs/selinux/enforce").exists()
+}
+
+/// `UID[:GID]`, numbers only, as runc's exec takes them.
+fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
+    let (uid, gid) = match u.split_once(':') {
+        Some((a, b)) => (a, Some(b)),
+        None => (u, None),
+    };
+    let uid = uid
+        .parse()
+        .with_context(|| format!("--user {u:?}: uid is not a number"))?;
+    let gid = gid
+        .map(|g| {
+            g.parse()
+                .with_context(|| format!("--user {u:?}: gid is not a number"))
+        })
+        .transpose()?;
+    Ok((uid, gid))
+}
+
+/// `--cap` adds to the bounding, effective and permitted sets, and to ambient only when the
+/// process has inheritable caps (ambient needs them), as runc does.
+fn add_caps(p: &mut Process, names: &[String]) -> Result<()> {
+    let mut caps = p.capabilities().clone().unwrap_or_else(empty_caps);
+    let mut parsed = Vec::new();
+    for n in names {
+        let name = if n.to_ascii_uppercase().starts_with("CAP_") {
+            n.to_ascii_uppercase()
+        } else {
+            format!("CAP_{}", n.to_ascii_uppercase())
+        };
+        let c: Capability = serde_json::from_value(serde_json::Value::String(name))
+            .map_err(|_| anyhow::anyhow!("--cap: unknown capability {n:?}"))?;
+        parsed.push(c);
+    }
+    let add = |set: &Option<Capabilities>| -> Option<Capabilities> {
+        let mut s = set.clone().unwrap_or_default();
+        s.extend(parsed.iter().copied());
+        Some(s)
+    };
+    caps.set_bounding(add(caps.bounding()));
+    caps.set_effective(add(caps.effective()));
+    caps.set_permitted(add(caps.permitted()));
+    if caps.inheritable().as_ref().is_some_and(|i| !i.is_empty()) {
+        caps.set_ambient(add(caps.ambient()));
+    }
+    p.set_capabilities(Some(caps));
+    Ok(())
+}
+
+fn empty_caps() -> LinuxCapabilities {
+    let mut c = LinuxCapabilities::default();
+    c.set_bounding(None);
+    c.set_effective(None);
+    c.set_permitted(None);
+    c.set_inheritable(None);
+    c.set_ambient(None);
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_users() {
+        assert_eq!(parse_user("1000").unwrap(), (1000, None));
+        assert_eq!(parse_user("1000:50").unwrap(), (1000, Some(50)));
+        assert!(parse_user("bob").is_err());
+        assert!(parse_user("1:x").is_err());
+    }
+
+    #[test]
+    fn command_and_process_are_exclusive() {
+        let a = <crate::cli::Cli as clap::Parser>::try_parse_from([
+            "corral",
+            "exec",
+            "--process",
+            "/p.json",
+            "id",
+            "ls",
+        ])
+        .unwrap();
+        let Some(crate::cli::Command::Exec(a)) = a.command else {
+            panic!()
+        };
+        assert!(build_process(&a, None).is_err());
+    }
+
+    #[test]
+    fn flags_after_the_id_belong_to_the_command() {
+        let a = <crate::cli::Cli as clap::Parser>::try_parse_from([
+            "corral",
+            "exec",
+            "-t",
+            "id",
+            "sh",
+            "-c",
+            "echo -e x",
+        ])
+        .unwrap();
+        let Some(crate::cli::Command::Exec(a)) = a.command else {
+            panic!()
+        };
+        assert!(a.tty);
+        assert_eq!(a.command, vec!["sh", "-c", "echo -e x"]);
+    }
+}

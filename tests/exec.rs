@@ -1,0 +1,502 @@
+//! `exec`: more processes in a running container, corral next to runc on the same bundle:
+//! output, exit codes, ids, capabilities, env, cwd, namespaces, cgroup, fds, `--process`,
+//! `--tty`, `--detach`, concurrency, and bad input.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::process::Output;
+
+/// Starts a long-running container, runs `f` with its id, and cleans up.
+fn with_running<T>(
+    prefix: &str,
+    bundle: &Bundle,
+    mut f: impl FnMut(&Runtime, &str) -> T,
+) -> Vec<(String, T)> {
+    differential(prefix, |rt, id| {
+        rt.start_detached(bundle, id);
+        f(rt, id)
+    })
+}
+
+fn sleeper() -> Bundle {
+    Bundle::with_args(&["sleep", "1000"])
+}
+
+fn exec(rt: &Runtime, args: &[&str]) -> Output {
+    let mut all = vec!["exec"];
+    all.extend_from_slice(args);
+    rt.run(&all)
+}
+
+fn exec_out(rt: &Runtime, args: &[&str]) -> (Option<i32>, String) {
+    let out = exec(rt, args);
+    (out.status.code(), stdout_of(&out))
+}
+
+const STATUS_FIELDS: &str =
+    "grep -E '^(Uid|Gid|Groups|Cap(Inh|Prm|Eff|Bnd|Amb)|NoNewPrivs):' /proc/self/status";
+
+#[test]
+fn output_and_exit_codes_match_runc() {
+    let b = sleeper();
+    let results = with_running("exec", &b, |rt, id| {
+        (
+            exec_out(rt, &[id, "echo", "hello"]),
+            exec_out(rt, &[id, "sh", "-c", "exit 5"]),
+            exec_out(rt, &[id, "sh", "-c", "kill -TERM $$; sleep 1"]),
+        )
+    });
+    assert_same(&results);
+    let (hello, five, term) = &results[0].1;
+    assert_eq!(hello, &(Some(0), "hello\n".to_string()));
+    assert_eq!(five.0, Some(5));
+    assert_eq!(term.0, Some(143));
+}
+
+#[test]
+fn process_settings_come_from_the_config_and_flags_like_runc() {
+    let b = sleeper();
+    let results = with_running("execflags", &b, |rt, id| {
+        (
+            exec_out(
+                rt,
+                &[id, "sh", "-c", &format!("{STATUS_FIELDS}; pwd; env | sort")],
+            ),
+            exec_out(
+                rt,
+                &[
+                    "-u",
+                    "1000:1000",
+                    "-g",
+                    "7",
+                    "-g",
+                    "8",
+                    "--cwd",
+                    "/tmp",
+                    id,
+                    "sh",
+                    "-c",
+                    &format!("{STATUS_FIELDS}; id; pwd"),
+                ],
+            ),
+            exec_out(
+                rt,
+                &[
+                    "-e",
+                    "FOO=1",
+                    "-e",
+                    "FOO=2",
+                    "-e",
+                    "PATH=/bin",
+                    id,
+                    "sh",
+                    "-c",
+                    "env | sort",
+                ],
+            ),
+            exec_out(
+                rt,
+                &[
+                    "--cap",
+                    "CAP_SYS_ADMIN",
+                    "--cap",
+                    "CAP_NET_ADMIN",
+                    id,
+                    "sh",
+                    "-c",
+                    STATUS_FIELDS,
+                ],
+            ),
+        )
+    });
+    assert_same(&results);
+    assert!(
+        results[0]
+            .1
+            .1
+            .1
+            .contains("uid=1000(user) gid=1000(user) groups=7,8"),
+        "{:?}",
+        results[0].1.1
+    );
+}
+
+#[test]
+fn no_new_privs_flag_matches_runc() {
+    let mut b = sleeper();
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    let results = with_running("execnnp", &b, |rt, id| {
+        (
+            exec_out(rt, &[id, "grep", "NoNewPrivs", "/proc/self/status"]),
+            exec_out(
+                rt,
+                &[
+                    "--no-new-privs",
+                    id,
+                    "grep",
+                    "NoNewPrivs",
+                    "/proc/self/status",
+                ],
+            ),
+        )
+    });
+    assert_same(&results);
+    assert!(results[0].1.1.1.contains('1'));
+}
+
+#[test]
+fn namespaces_and_cgroup_are_the_inits() {
+    let b = sleeper();
+    let results = with_running("execns", &b, |rt, id| {
+        let pid = rt.state(id)["pid"].as_i64().unwrap();
+        let mine: Vec<String> = ["mnt", "pid", "net", "ipc", "uts", "user", "cgroup"]
+            .iter()
+            .map(|n| {
+                std::fs::read_link(format!("/proc/{pid}/ns/{n}"))
+                    .unwrap()
+                    .to_string_lossy()
+                    .to_string()
+            })
+            .collect();
+        let (code, out) = exec_out(
+            rt,
+            &[
+                id,
+                "sh",
+                "-c",
+                "for n in mnt pid net ipc uts user cgroup; do readlink /proc/self/ns/$n; done",
+            ],
+        );
+        assert_eq!(code, Some(0));
+        assert_eq!(out.lines().collect::<Vec<_>>(), mine, "{}", rt.name);
+        let (_, cg) = exec_out(rt, &[id, "cat", "/proc/self/cgroup"]);
+        let init_cg = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        assert_eq!(cg, init_cg, "{}", rt.name);
+        exec_out(rt, &[id, "sh", "-c", "echo $$"])
+            .1
+            .trim()
+            .parse::<i64>()
+            .unwrap()
+            > 1
+    });
+    assert_same(&results);
+}
+
+#[test]
+fn only_stdio_reaches_the_process() {
+    let b = sleeper();
+    let results = with_running("execfds", &b, |rt, id| {
+        exec_out(
+            rt,
+            &[id, "sh", "-c", "ls /proc/self/fd | sort -n | tr '\\n' ' '"],
+        )
+    });
+    assert_same(&results);
+    // 0 1 2 and the fd ls itself opens for the directory.
+    assert_eq!(results[0].1.1, "0 1 2 3 ");
+}
+
+#[test]
+fn process_json_is_used_as_given() {
+    let b = sleeper();
+    let results = with_running("execjson", &b, |rt, id| {
+        let p = b.path().join(format!("{}-process.json", rt.name));
+        std::fs::write(
+            &p,
+            serde_json::to_vec(&json!({
+                "terminal": false, "user": {"uid": 1000, "gid": 1000}, "args": ["sh", "-c", "id; pwd; echo $X"],
+                "env": ["PATH=/bin", "X=from-json"], "cwd": "/tmp", "noNewPrivileges": true
+            }))
+            .unwrap(),
+        )
+        .unwrap();
+        exec_out(rt, &["--process", p.to_str().unwrap(), id])
+    });
+    assert_same(&results);
+    assert_eq!(
+        results[0].1.1,
+        "uid=1000(user) gid=1000(user)\n/tmp\nfrom-json\n"
+    );
+}
+
+#[test]
+fn detach_writes_the_pid_file() {
+    let b = sleeper();
+    let results = with_running("execdetach", &b, |rt, id| {
+        let pid_file = b.path().join(format!("{}-exec.pid", rt.name));
+        let out = exec(
+            rt,
+            &[
+                "--detach",
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                id,
+                "sleep",
+                "1000",
+            ],
+        );
+        let pid: i32 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        (out.status.code(), comm)
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(0), "sleep\n".to_string()));
+}
+
+#[test]
+fn tty_goes_over_the_console_socket() {
+    let b = sleeper();
+    let results = with_running("exectty", &b, |rt, id| {
+        let sock = b.path().join(format!("{}-exec.sock", rt.name));
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let receiver = std::thread::spawn(move || {
+            let (conn, _) = listener.accept().unwrap();
+            let mut data = [0u8; 256];
+            let mut fds = [0 as RawFd; 1];
+            let (_, n) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut data, &mut fds).unwrap();
+            assert_eq!(n, 1);
+            // SAFETY: received through SCM_RIGHTS; ours now.
+            unsafe { OwnedFd::from_raw_fd(fds[0]) }
+        });
+        let out = exec(
+            rt,
+            &[
+                "--tty",
+                "--detach",
+                "--console-socket",
+                sock.to_str().unwrap(),
+                id,
+                "sh",
+                "-c",
+                "tty; echo done",
+            ],
+        );
+        assert!(out.status.success(), "{}: {}", rt.name, stderr_of(&out));
+        let master = receiver.join().unwrap();
+        let mut f = std::fs::File::from(master);
+        let mut text = Vec::new();
+        let mut buf = [0u8; 1024];
+        loop {
+            match std::io::Read::read(&mut f, &mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => text.extend_from_slice(&buf[..n]),
+            }
+        }
+        String::from_utf8_lossy(&text).replace('\r', "")
+    });
+    assert_same(&results);
+    assert!(
+        results[0].1.starts_with("/dev/pts/") && results[0].1.ends_with("done\n"),
+        "{}",
+        results[0].1
+    );
+}
+
+#[test]
+fn twenty_parallel_execs_each_get_their_own_output() {
+    let b = sleeper();
+    let results = with_running("execpar", &b, |rt, id| {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..20)
+                .map(|i| s.spawn(move || exec_out(rt, &[id, "sh", "-c", &format!("echo {i}")])))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        })
+    });
+    assert_same(&results);
+    for (i, r) in results[0].1.iter().enumerate() {
+        assert_eq!(r, &(Some(0), format!("{i}\n")));
+    }
+}
+
+#[test]
+fn a_cwd_symlink_cannot_escape_the_rootfs() {
+    let b = sleeper();
+    std::os::unix::fs::symlink("../../../../../../../..", b.rootfs().join("escape")).unwrap();
+    std::fs::write(b.rootfs().join("inside-marker"), "").unwrap();
+    let results = with_running("execcwd", &b, |rt, id| {
+        exec_out(
+            rt,
+            &[
+                "--cwd",
+                "/escape",
+                id,
+                "sh",
+                "-c",
+                "ls inside-marker && pwd -P",
+            ],
+        )
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(0), "inside-marker\n/\n".to_string()));
+}
+
+#[test]
+fn a_cwd_through_a_proc_fd_is_refused() {
+    // CVE-2024-21626: /proc/self/fd/N of a host directory must not become the cwd.
+    let b = sleeper();
+    for rt in Runtime::both() {
+        let id = unique_id("execfdcwd");
+        let _guard = rt.guard(&id);
+        rt.start_detached(&b, &id);
+        for n in 3..8 {
+            let cwd = format!("/proc/self/fd/{n}");
+            let out = exec(&rt, &["--cwd", &cwd, &id, "sh", "-c", "pwd -P; ls"]);
+            if out.status.success() {
+                let text = stdout_of(&out);
+                assert!(
+                    !text.contains("exec.fifo") && !text.contains("state.json"),
+                    "{}: escaped via {cwd}: {text}",
+                    rt.name
+                );
+            }
+        }
+        rt.cleanup(&id);
+    }
+}
+
+#[test]
+fn exec_into_a_created_container_works_like_runc() {
+    let b = sleeper();
+    let results = differential("execcreated", |rt, id| {
+        b.write_for(rt, id);
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        let r = exec_out(
+            rt,
+            &[
+                id,
+                "sh",
+                "-c",
+                "echo $$; cat /proc/1/cmdline | tr '\\0' ' '",
+            ],
+        );
+        (r.0, rt.status(id))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(0), "created".to_string()));
+}
+
+#[test]
+fn exec_into_a_stopped_container_fails_like_runc() {
+    let b = Bundle::with_args(&["true"]);
+    let results = differential("execstopped", |rt, id| {
+        b.write_for(rt, id);
+        rt.ok(&["run", "--keep", "--bundle", b.path_str(), id]);
+        let out = exec(rt, &[id, "true"]);
+        (out.status.code(), stderr_of(&out).contains("stopped"))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(255), true));
+}
+
+#[test]
+fn bad_exec_input_fails_with_255_and_leaves_no_process() {
+    let b = sleeper();
+    for rt in Runtime::both() {
+        let id = unique_id("execbad");
+        let _guard = rt.guard(&id);
+        rt.start_detached(&b, &id);
+        let bad_json = b.path().join("bad-process.json");
+        std::fs::write(
+            &bad_json,
+            br#"{"args": ["sh"], "cwd": "/", "user": {"uid": "root"}}"#,
+        )
+        .unwrap();
+        let cases: Vec<(Vec<&str>, &str)> = vec![
+            (
+                vec!["--process", bad_json.to_str().unwrap(), &id],
+                "user.uid",
+            ),
+            (
+                vec!["--process", "/nonexistent/process.json", &id],
+                "process.json",
+            ),
+            (vec!["-u", "nobody", &id, "true"], "nobody"),
+            (vec!["--cwd", "relative", &id, "true"], "cwd"),
+            (vec![&id, "no-such-binary"], "executable file not found"),
+            (vec!["missing-container", "true"], "does not exist"),
+        ];
+        let before = processes_in_cgroup(&cgroup_path(&rt, &id)).len();
+        for (args, words) in cases {
+            let out = exec(&rt, &args);
+            assert_eq!(
+                out.status.code(),
+                Some(255),
+                "{} {args:?}: {}",
+                rt.name,
+                stderr_of(&out)
+            );
+            if rt.name == "corral" {
+                assert!(
+                    stderr_of(&out).contains(words),
+                    "{args:?}: {}",
+                    stderr_of(&out)
+                );
+            }
+        }
+        assert_eq!(
+            processes_in_cgroup(&cgroup_path(&rt, &id)).len(),
+            before,
+            "{}",
+            rt.name
+        );
+        rt.cleanup(&id);
+    }
+    // corral also refuses what runc 1.1 silently ignores.
+    let rt = Runtime::corral();
+    let id = unique_id("execbad2");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    for (args, words) in [
+        (vec!["--cap", "CAP_NOPE", id.as_str(), "true"], "CAP_NOPE"),
+        (
+            vec!["--process", "/dev/null", id.as_str(), "true"],
+            "cannot be used together",
+        ),
+    ] {
+        let out = exec(&rt, &args);
+        assert_eq!(out.status.code(), Some(255), "{args:?}");
+        assert!(
+            stderr_of(&out).contains(words),
+            "{args:?}: {}",
+            stderr_of(&out)
+        );
+    }
+    rt.cleanup(&id);
+}
+
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let b = sleeper();
+    let results = with_running("execcg", &b, |rt, id| {
+        let sub = std::path::Path::new("/sys/fs/cgroup/pids")
+            .join(cgroup_path(rt, id).trim_start_matches('/'))
+            .join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        let r = exec_out(
+            rt,
+            &[
+                "--cgroup",
+                "pids:sub",
+                id,
+                "grep",
+                ":pids:",
+                "/proc/self/cgroup",
+            ],
+        );
+        let _ = std::fs::remove_dir(&sub);
+        (r.0, r.1.trim().ends_with("/sub"))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(0), true));
+}
