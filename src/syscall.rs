@@ -316,3 +316,89 @@ pub fn join_session_keyring(name: &str) -> io::Result<()> {
     }
     Ok(())
 }
+
+const FSOPEN_CLOEXEC: u32 = 1;
+const FSCONFIG_SET_STRING: u32 = 1;
+const FSCONFIG_CMD_CREATE: u32 = 6;
+const FSMOUNT_CLOEXEC: u32 = 1;
+
+fn fsconfig(
+    fs: BorrowedFd<'_>,
+    cmd: u32,
+    key: Option<&str>,
+    value: Option<&str>,
+) -> io::Result<()> {
+    let key = key.map(|k| CString::new(k).expect("static key"));
+    let value = value
+        .map(CString::new)
+        .transpose()
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "NUL in value"))?;
+    let kp = key.as_ref().map_or(std::ptr::null(), |k| k.as_ptr());
+    let vp = value.as_ref().map_or(std::ptr::null(), |v| v.as_ptr());
+    // SAFETY: key/value are NUL-terminated strings (or null) that outlive the call.
+    if unsafe { libc::syscall(libc::SYS_fsconfig, fs.as_raw_fd(), cmd, kp, vp, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A read-only overlayfs of `dir` over the empty directory `empty` (overlayfs needs two
+/// lower layers without an upper one), created with fsopen/fsmount and attached to no mount namespace: it exists only
+/// through the returned fd and goes away with the last file opened through it.
+pub fn detached_readonly_overlay(dir: &Path, empty: &Path) -> io::Result<OwnedFd> {
+    // SAFETY: a static NUL-terminated filesystem name; returns a new fd or -1.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as RawFd) };
+    let layer = |p: &Path| {
+        p.to_str()
+            .filter(|d| !d.contains([':', ',', '\\']))
+            .map(str::to_string)
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    "directory name unusable as an overlay layer",
+                )
+            })
+    };
+    let lower = format!("{}:{}", layer(dir)?, layer(empty)?);
+    fsconfig(
+        fs.as_fd_borrowed(),
+        FSCONFIG_SET_STRING,
+        Some("lowerdir"),
+        Some(&lower),
+    )?;
+    fsconfig(fs.as_fd_borrowed(), FSCONFIG_CMD_CREATE, None, None)?;
+    let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
+    // SAFETY: integer arguments on an fd we own.
+    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
+    if mnt < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(mnt as RawFd) })
+}
+
+/// O_PATH open of `name` relative to `dir`, not following symlinks out of it.
+pub fn openat_path(dir: &OwnedFd, name: &Path) -> io::Result<OwnedFd> {
+    openat2(
+        dir.as_fd_borrowed(),
+        name,
+        libc::O_PATH,
+        0,
+        RESOLVE_NO_XDEV | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS,
+    )
+}
+
+trait AsFdBorrowed {
+    fn as_fd_borrowed(&self) -> BorrowedFd<'_>;
+}
+
+impl AsFdBorrowed for OwnedFd {
+    fn as_fd_borrowed(&self) -> BorrowedFd<'_> {
+        std::os::fd::AsFd::as_fd(self)
+    }
+}

@@ -500,3 +500,62 @@ fn exec_into_a_sub_cgroup() {
     assert_same(&results);
     assert_eq!(results[0].1, (Some(0), true));
 }
+
+/// CVE-2019-5736: a process in the container cannot write the runtime's binary through
+/// /proc/PID/exe of the runtime's init (pid 1 of a created container is that init).
+#[test]
+fn cve_2019_5736_init_binary_cannot_be_overwritten() {
+    let caps = json!([
+        "CAP_SYS_PTRACE",
+        "CAP_DAC_OVERRIDE",
+        "CAP_SYS_ADMIN",
+        "CAP_FOWNER",
+        "CAP_KILL"
+    ]);
+    let mut b = sleeper();
+    b.config["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps, "inheritable": caps});
+    let digest = |p: &std::path::Path| std::fs::read(p).unwrap();
+    for mode in ["overlay", "memfd", ""] {
+        for rt in Runtime::both() {
+            if rt.name == "runc" && !mode.is_empty() {
+                continue;
+            }
+            let before = digest(&rt.bin);
+            let id = unique_id("cve5736");
+            let _guard = rt.guard(&id);
+            b.write_for(&rt, &id);
+            let mut c = rt.cmd();
+            c.env("CORRAL_EXE_SEAL", mode)
+                .args(["create", "--bundle", b.path_str(), &id]);
+            assert!(capture(&mut c).status.success(), "{} {mode}", rt.name);
+            let mut c = rt.cmd();
+            c.env("CORRAL_EXE_SEAL", mode).args([
+                "exec",
+                &id,
+                "sh",
+                "-c",
+                "(echo pwned >> /proc/1/exe) && echo WROTE; (exec 3<>/proc/1/exe) && echo OPENED-RW; readlink /proc/1/exe; true",
+            ]);
+            let out = capture(&mut c);
+            assert!(
+                out.status.success(),
+                "{} {mode}: {}",
+                rt.name,
+                stderr_of(&out)
+            );
+            let text = stdout_of(&out);
+            assert!(
+                !text.contains("WROTE") && !text.contains("OPENED-RW"),
+                "{} {mode}: {text}",
+                rt.name
+            );
+            assert!(
+                digest(&rt.bin) == before,
+                "{} {mode}: host binary changed",
+                rt.name
+            );
+            rt.cleanup(&id);
+        }
+    }
+}

@@ -56,7 +56,8 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
     let (listen_fds, extra_env) = socket_activation();
     let preserve_fds = opts.preserve_fds + listen_fds;
 
-    let exe = super::sealed::sealed_self_copy()?;
+    let state_root = container.dir.parent().unwrap_or(&container.dir);
+    let exe = super::sealed::sealed_self_exe(state_root)?;
     let mut inherit: Vec<RawFd> = vec![child_sock.as_raw_fd()];
     inherit.extend(console_pass.as_ref().map(|f| f.as_raw_fd()));
     inherit.extend(3..3 + preserve_fds);

@@ -1,15 +1,64 @@
-//! The binary the init stage runs from: a sealed memfd copy of ourselves.
+//! The binary the init stage runs from, protected against CVE-2019-5736.
 //!
-//! CVE-2019-5736: a container process that reaches the init through /proc/PID/exe could
-//! open corral's binary for writing and replace it on the host. A sealed memfd is a
-//! private, immutable copy: writes to it fail (F_SEAL_WRITE) and the host file is never
-//! exposed. (A cheaper read-only overlayfs view is the planned fast path; see issue 8.)
+//! A container process that reaches the init through /proc/PID/exe could open corral's
+//! binary for writing and replace it on the host. Two protections, in order of preference
+//! (the order runc's exeseal uses, for the same reason: cost):
+//! 1. A read-only overlayfs view of the binary's directory (over an empty directory in the
+//!    state root: overlayfs needs two lower layers without an upper one, and they must not
+//!    overlap), made with the new mount API and never attached to any mount namespace. Opening the binary through it for writing
+//!    fails with EROFS, and overlayfs has no upper layer to copy it up into. It costs a few
+//!    syscalls instead of a copy of the whole binary.
+//! 2. A sealed memfd copy (F_SEAL_WRITE and friends), where overlayfs or the new mount API
+//!    is not available. It copies the binary on every create and exec.
+//!
+//! `CORRAL_EXE_SEAL=memfd|overlay` forces one of them (for benchmarks and tests).
 
 use crate::error::{Context, Result};
+use crate::syscall::{detached_readonly_overlay, openat_path};
 use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 
-pub fn sealed_self_copy() -> Result<OwnedFd> {
+pub fn sealed_self_exe(state_root: &Path) -> Result<OwnedFd> {
+    match std::env::var("CORRAL_EXE_SEAL").as_deref() {
+        Ok("memfd") => return sealed_memfd_copy(),
+        Ok("overlay") => return overlay_view(state_root),
+        _ => {}
+    }
+    match overlay_view(state_root) {
+        Ok(fd) => Ok(fd),
+        Err(e) => {
+            crate::log::debug(format!(
+                "overlay-sealed binary unavailable ({e}); using a memfd copy"
+            ));
+            sealed_memfd_copy()
+        }
+    }
+}
+
+fn self_exe() -> Result<PathBuf> {
+    std::fs::read_link("/proc/self/exe").ctx(|| "readlink /proc/self/exe")
+}
+
+fn overlay_view(state_root: &Path) -> Result<OwnedFd> {
+    let exe = self_exe()?;
+    let dir = exe.parent().ctx_none("binary has no parent directory")?;
+    let name = exe.file_name().ctx_none("binary has no file name")?;
+    let empty = state_root.join(".empty-layer");
+    if !empty.is_dir() {
+        use std::os::unix::fs::DirBuilderExt;
+        match std::fs::DirBuilder::new().mode(0o700).create(&empty) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e).ctx(|| format!("create {}", empty.display())),
+        }
+    }
+    let mnt = detached_readonly_overlay(dir, &empty)
+        .ctx(|| format!("overlay view of {}", dir.display()))?;
+    openat_path(&mnt, std::path::Path::new(name)).ctx(|| "open binary in overlay view")
+}
+
+pub fn sealed_memfd_copy() -> Result<OwnedFd> {
     // SAFETY: memfd_create with a static NUL-terminated name; returns a new fd or -1.
     let fd = unsafe {
         libc::memfd_create(
@@ -30,4 +79,14 @@ pub fn sealed_self_copy() -> Result<OwnedFd> {
         return Err(std::io::Error::last_os_error()).ctx(|| "seal memfd");
     }
     Ok(OwnedFd::from(memfd))
+}
+
+trait OrError<T> {
+    fn ctx_none(self, msg: &str) -> Result<T>;
+}
+
+impl<T> OrError<T> for Option<T> {
+    fn ctx_none(self, msg: &str) -> Result<T> {
+        self.ok_or_else(|| crate::error::Error::other(msg))
+    }
 }

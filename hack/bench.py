@@ -1,0 +1,306 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of OCI runtimes on one machine, in one run, as ratios.
+
+    hack/bench.py corral=target/release/corral runc=/usr/sbin/runc crun=/usr/bin/crun \
+        [--iterations 50] [--exec-iterations 100] [--json out.json] [--quick]
+
+Every measurement is interleaved across runtimes (one iteration of each in turn) so machine
+drift hits all of them alike. crun 1.8 refuses this host's hybrid cgroup layout, so it runs
+in a private mount namespace without /sys/fs/cgroup/unified; that wrapper's own cost is
+measured with a control (the same wrapper exec'ing /bin/true) and subtracted.
+Benchmarks are not tests: nothing here asserts a time.
+"""
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+CGROUP_PARENT = "/corral-bench"
+
+
+def parse_args(argv):
+    runtimes, opts = [], {"iterations": 50, "exec_iterations": 100, "json": None, "quick": False}
+    it = iter(argv)
+    for a in it:
+        if a == "--iterations":
+            opts["iterations"] = int(next(it))
+        elif a == "--exec-iterations":
+            opts["exec_iterations"] = int(next(it))
+        elif a == "--json":
+            opts["json"] = next(it)
+        elif a == "--quick":
+            opts["quick"] = True
+        elif "=" in a:
+            name, path = a.split("=", 1)
+            runtimes.append((name, os.path.abspath(path) if os.sep in path else shutil.which(path)))
+        else:
+            sys.exit(f"unknown argument {a!r}")
+    if opts["quick"]:
+        opts["iterations"], opts["exec_iterations"] = 3, 5
+    if not runtimes:
+        sys.exit(__doc__)
+    return runtimes, opts
+
+
+def needs_wrapper(name, path):
+    """crun refuses hybrid hosts: give it a mount namespace without the unified mount."""
+    return os.path.basename(path) == "crun" and os.path.ismount("/sys/fs/cgroup/unified")
+
+
+class Runtime:
+    def __init__(self, name, path):
+        self.name, self.path = name, path
+        self.root = tempfile.mkdtemp(prefix=f"bench-{name}-root")
+        self.wrapped = needs_wrapper(name, path)
+
+    def argv(self, *args):
+        base = [self.path, "--root", self.root, *args]
+        if not self.wrapped:
+            return base
+        return ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "sh", *base]
+
+    def control_argv(self):
+        return ["unshare", "-m", "sh", "-c", 'umount /sys/fs/cgroup/unified && exec "$@"', "sh", "/bin/true"]
+
+    def call(self, *args, check=True, rss=False):
+        """Runs a command; returns (seconds, peak RSS in KiB of the runtime process or 0).
+
+        Peak RSS comes from GNU time: a child forked by this Python process would report
+        Python's own high-water mark, which the kernel carries across exec."""
+        # Never hand crun our /dev/null as stdio for a container (it chowns it): temp files.
+        out = tempfile.TemporaryFile()
+        rss_file = tempfile.NamedTemporaryFile(mode="r")
+        argv = self.argv(*args)
+        if rss:
+            argv = ["/usr/bin/time", "-f", "%M", "-o", rss_file.name, *argv]
+        start = time.perf_counter()
+        p = subprocess.run(argv, stdin=out, stdout=out, stderr=out)
+        took = time.perf_counter() - start
+        if check and p.returncode != 0:
+            out.seek(0)
+            raise RuntimeError(f"{self.name} {args}: exit {p.returncode}: {out.read().decode(errors='replace')}")
+        peak = int(rss_file.read().strip().splitlines()[-1]) if rss else 0
+        return took, peak
+
+    def control(self):
+        if not self.wrapped:
+            return 0.0
+        start = time.perf_counter()
+        subprocess.run(self.control_argv(), check=True)
+        return time.perf_counter() - start
+
+
+def make_bundle(args, cgroup):
+    d = tempfile.mkdtemp(prefix="bench-bundle")
+    rootfs = os.path.join(d, "rootfs")
+    os.makedirs(os.path.join(rootfs, "bin"))
+    for sub in ("proc", "dev", "sys", "tmp", "etc"):
+        os.makedirs(os.path.join(rootfs, sub), exist_ok=True)
+    shutil.copy("/bin/busybox", os.path.join(rootfs, "bin/busybox"))
+    for applet in ("sh", "true", "sleep"):
+        os.symlink("busybox", os.path.join(rootfs, "bin", applet))
+    caps = ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
+    config = {
+        "ociVersion": "1.0.2",
+        "process": {"terminal": False, "user": {"uid": 0, "gid": 0}, "args": args,
+                    "env": ["PATH=/bin"], "cwd": "/",
+                    "capabilities": {k: caps for k in ("bounding", "effective", "permitted")},
+                    "noNewPrivileges": True},
+        "root": {"path": "rootfs", "readonly": True},
+        "hostname": "bench",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]},
+        ],
+        "linux": {
+            "cgroupsPath": cgroup,
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+            "maskedPaths": ["/proc/kcore", "/proc/keys"],
+            "readonlyPaths": ["/proc/sys"],
+        },
+    }
+    return d, config
+
+
+def write_config(bundle, config, cgroup):
+    config["linux"]["cgroupsPath"] = cgroup
+    with open(os.path.join(bundle, "config.json"), "w") as f:
+        json.dump(config, f)
+
+
+def wait_gone(pid, limit=10.0):
+    end = time.monotonic() + limit
+    while time.monotonic() < end:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                if ") Z" in f.read():
+                    return
+        except FileNotFoundError:
+            return
+        time.sleep(0.0005)
+    raise RuntimeError(f"pid {pid} did not exit")
+
+
+def peak_rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+def bench(runtimes, opts):
+    results = {rt.name: {} for rt in runtimes}
+    controls = {rt.name: [] for rt in runtimes}
+
+    def record(rt, key, value):
+        results[rt.name].setdefault(key, []).append(value)
+
+    true_bundle, true_config = make_bundle(["true"], "")
+    sleep_bundle, sleep_config = make_bundle(["sleep", "1000"], "")
+    n = 0
+
+    def next_id(rt):
+        nonlocal n
+        n += 1
+        return f"b{os.getpid()}-{rt.name}-{n}"
+
+    # 1. lifecycle: create + start + wait + delete of /bin/true; 2. run of /bin/true.
+    for _ in range(opts["iterations"]):
+        for rt in runtimes:
+            cid = next_id(rt)
+            write_config(true_bundle, true_config, f"{CGROUP_PARENT}/{cid}")
+            pid_file = os.path.join(true_bundle, "pid")
+            c = rt.control()
+            controls[rt.name].append(c)
+            start = time.perf_counter()
+            rt.call("create", "--bundle", true_bundle, "--pid-file", pid_file, cid)
+            with open(pid_file) as f:
+                pid = int(f.read())
+            rt.call("start", cid)
+            wait_gone(pid)
+            rt.call("delete", cid)
+            record(rt, "lifecycle", time.perf_counter() - start - 3 * c)
+            cid = next_id(rt)
+            write_config(true_bundle, true_config, f"{CGROUP_PARENT}/{cid}")
+            took, _ = rt.call("run", "--bundle", true_bundle, cid)
+            record(rt, "run /bin/true", took - c)
+
+    # Peak RSS of the runtime during create, and of its init stage waiting on the fifo.
+    for _ in range(min(opts["iterations"], 5)):
+        for rt in runtimes:
+            cid = next_id(rt)
+            write_config(true_bundle, true_config, f"{CGROUP_PARENT}/{cid}")
+            pid_file = os.path.join(true_bundle, "pid")
+            _, rss = rt.call("create", "--bundle", true_bundle, "--pid-file", pid_file, cid, rss=True)
+            with open(pid_file) as f:
+                record(rt, "waiting init peak RSS (KiB)", peak_rss_kib(int(f.read())))
+            record(rt, "create peak RSS (KiB)", rss)
+            rt.call("delete", "--force", cid)
+
+    # 3. exec into a running container; 4. state and list with one container.
+    running = {}
+    for rt in runtimes:
+        cid = next_id(rt)
+        write_config(sleep_bundle, sleep_config, f"{CGROUP_PARENT}/{cid}")
+        rt.call("run", "--detach", "--bundle", sleep_bundle, cid)
+        running[rt.name] = cid
+    try:
+        for _ in range(opts["exec_iterations"]):
+            for rt in runtimes:
+                c = rt.control()
+                took, _ = rt.call("exec", running[rt.name], "true")
+                record(rt, "exec /bin/true", took - c)
+                took, _ = rt.call("state", running[rt.name])
+                record(rt, "state", took - c)
+                took, _ = rt.call("list")
+                record(rt, "list", took - c)
+    finally:
+        for rt in runtimes:
+            rt.call("delete", "--force", running[rt.name], check=False)
+    for d in (true_bundle, sleep_bundle):
+        shutil.rmtree(d, ignore_errors=True)
+    return results
+
+
+def binary_facts(rt):
+    size = os.path.getsize(rt.path)
+    ldd = subprocess.run(["ldd", rt.path], capture_output=True, text=True).stdout
+    libs = [l.split()[0] for l in ldd.splitlines() if "=>" in l or l.strip().startswith("/")]
+    return size, len(libs)
+
+
+def percentile(xs, p):
+    xs = sorted(xs)
+    k = (len(xs) - 1) * p
+    lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def report(runtimes, results, opts):
+    base = runtimes[0].name
+    keys = list(results[base].keys())
+    lines = ["| measure | " + " | ".join(f"{rt.name} median | p90 | ×{base}" for rt in runtimes) + " |",
+             "|---|" + "---|---|---|" * len(runtimes)]
+    summary = {}
+    for key in keys:
+        ref = statistics.median(results[base][key])
+        row = [key]
+        for rt in runtimes:
+            xs = results[rt.name][key]
+            med, p90 = statistics.median(xs), percentile(xs, 0.9)
+            summary.setdefault(rt.name, {})[key] = {"median": med, "p90": p90, "n": len(xs)}
+            if "RSS" in key:
+                row += [f"{med:.0f}", f"{p90:.0f}", f"{med / ref:.2f}" if ref else "-"]
+            else:
+                row += [f"{med * 1000:.2f} ms", f"{p90 * 1000:.2f} ms", f"{med / ref:.2f}" if ref else "-"]
+        lines.append("| " + " | ".join(row) + " |")
+    facts = ["", "| binary | size | shared libraries |", "|---|---|---|"]
+    for rt in runtimes:
+        size, libs = binary_facts(rt)
+        summary.setdefault(rt.name, {})["binary"] = {"bytes": size, "shared_libraries": libs}
+        facts.append(f"| {rt.name} ({rt.path}) | {size / 1e6:.1f} MB | {libs} |")
+    machine = f"{os.uname().release}, {os.cpu_count()} cores"
+    print(f"Measured {time.strftime('%Y-%m-%d')} on {machine}; {opts['iterations']} lifecycle/run "
+          f"and {opts['exec_iterations']} exec/state/list iterations, interleaved.\n")
+    print("\n".join(lines + facts))
+    if opts["json"]:
+        with open(opts["json"], "w") as f:
+            json.dump({"machine": machine, "results": summary}, f, indent=2)
+
+
+def cleanup_cgroups():
+    for h in os.listdir("/sys/fs/cgroup"):
+        d = os.path.join("/sys/fs/cgroup", h, CGROUP_PARENT.lstrip("/"))
+        if os.path.isdir(d):
+            for sub in os.listdir(d):
+                p = os.path.join(d, sub)
+                if os.path.isdir(p):
+                    try:
+                        os.rmdir(p)
+                    except OSError:
+                        pass
+            try:
+                os.rmdir(d)
+            except OSError:
+                pass
+
+
+def main():
+    runtimes, opts = parse_args(sys.argv[1:])
+    rts = [Runtime(name, path) for name, path in runtimes]
+    try:
+        results = bench(rts, opts)
+        report(rts, results, opts)
+    finally:
+        for rt in rts:
+            shutil.rmtree(rt.root, ignore_errors=True)
+        cleanup_cgroups()
+
+
+if __name__ == "__main__":
+    main()
