@@ -219,18 +219,36 @@ impl Cgroup {
             .unwrap_or_default()
     }
 
-    /// Freezes (true) or thaws the cgroup where the host can.
+    /// Whether this host can freeze the container (v1 freezer or v2 cgroup.freeze).
+    pub fn can_freeze(&self) -> bool {
+        self.paths.contains_key("freezer")
+            || (self.layout == Some(Layout::V2) && self.paths.contains_key(""))
+    }
+
+    /// Freezes (true) or thaws the cgroup, and waits until the kernel reports it done: a
+    /// v1 freezer passes through FREEZING, a v2 cgroup reports `frozen 1` in cgroup.events.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
         if let Some(dir) = self.paths.get("freezer") {
-            return write_file(
-                &dir.join("freezer.state"),
-                if frozen { "FROZEN" } else { "THAWED" },
-            );
+            let want = if frozen { "FROZEN" } else { "THAWED" };
+            let file = dir.join("freezer.state");
+            return wait_for(|| {
+                write_file(&file, want)?;
+                Ok(std::fs::read_to_string(&file)
+                    .ctx(|| at("read", &file))?
+                    .trim()
+                    == want)
+            });
         }
         if self.layout == Some(Layout::V2)
             && let Some(dir) = self.paths.get("")
         {
-            return write_file(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" });
+            write_file(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+            let events = dir.join("cgroup.events");
+            let want = if frozen { "frozen 1" } else { "frozen 0" };
+            return wait_for(|| {
+                let text = std::fs::read_to_string(&events).ctx(|| at("read", &events))?;
+                Ok(text.lines().any(|l| l == want))
+            });
         }
         Ok(())
     }
@@ -302,6 +320,20 @@ fn remove_leaf_retrying(dir: &Path) -> Result<()> {
         }
     }
     std::fs::remove_dir(dir).ctx(|| at("remove cgroup (still busy)", dir))
+}
+
+/// Polls `done` until it holds, for at most 10 s.
+fn wait_for(mut done: impl FnMut() -> Result<bool>) -> Result<()> {
+    let start = std::time::Instant::now();
+    while !done()? {
+        if start.elapsed() > std::time::Duration::from_secs(10) {
+            return Err(Error::state(
+                "the cgroup did not reach its freezer state within 10s",
+            ));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    Ok(())
 }
 
 fn init_cpuset(dir: &Path) -> Result<()> {

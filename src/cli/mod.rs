@@ -8,6 +8,8 @@ mod features;
 mod foreground;
 mod kill;
 mod list;
+mod pause;
+mod ps;
 mod run;
 mod spec;
 mod start;
@@ -75,6 +77,12 @@ pub enum Command {
     Run(run::Args),
     /// Run a new process inside a container
     Exec(Box<exec::Args>),
+    /// Suspend all processes of a container
+    Pause(pause::Args),
+    /// Resume all processes of a paused container
+    Resume(pause::Args),
+    /// List the processes of a container
+    Ps(ps::Args),
     /// Output the state of a container
     State(state::Args),
     /// Send a signal to the container's init process
@@ -175,6 +183,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Start(a) => start::run(g, a),
         Command::Run(a) => run::run(g, a),
         Command::Exec(a) => exec::run(g, *a),
+        Command::Pause(a) => pause::pause(g, a),
+        Command::Resume(a) => pause::resume(g, a),
+        Command::Ps(a) => ps::run(g, a),
         Command::State(a) => state::run(g, a),
         Command::Kill(a) => kill::run(g, a),
         Command::Delete(a) => delete::run(g, a),

@@ -155,6 +155,38 @@ impl Container {
         Ok(())
     }
 
+    /// `pause`: freeze every process of the container (runc allows it for created and
+    /// running containers).
+    pub fn pause(&self) -> Result<()> {
+        match self.status() {
+            Status::Running | Status::Created => {}
+            Status::Paused => return Err(Error::state("container already paused")),
+            _ => return Err(Error::state("container not running")),
+        }
+        if !self.state.cgroup.can_freeze() {
+            return Err(Error::state(
+                "this host has no cgroup freezer for the container",
+            ));
+        }
+        self.state.cgroup.set_frozen(true)
+    }
+
+    /// `resume`: thaw a paused container.
+    pub fn resume(&self) -> Result<()> {
+        if self.status() != Status::Paused {
+            return Err(Error::state("container not paused"));
+        }
+        self.state.cgroup.set_frozen(false)
+    }
+
+    /// Host pids of every process in the container.
+    pub fn pids(&self) -> Result<Vec<i32>> {
+        if self.status() == Status::Stopped {
+            return Ok(Vec::new());
+        }
+        Ok(self.state.cgroup.pids())
+    }
+
     /// `kill`: signal the init, or with `all` every process in the container's cgroup.
     pub fn signal(&self, sig: i32, all: bool) -> Result<()> {
         if self.status() == Status::Stopped {

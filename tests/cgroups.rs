@@ -1,0 +1,99 @@
+//! What the cgroup layer gives commands today: pause/resume (freezer), ps, and how kill,
+//! exec and delete treat a paused container; corral next to runc.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::time::Duration;
+
+fn counter_bundle(out: &std::path::Path) -> Bundle {
+    let mut b = Bundle::new();
+    // A forked child does the counting, so freezing must reach more than the init.
+    b.sh("(i=0; while true; do i=$((i+1)); echo $i > /out/n; sleep 0.01; done) & wait");
+    b.config["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["bind"]}));
+    b
+}
+
+fn read_counter(dir: &std::path::Path) -> u64 {
+    std::fs::read_to_string(dir.join("n"))
+        .unwrap_or_default()
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn pause_freezes_the_whole_tree_and_resume_thaws_it() {
+    let out = tempfile::tempdir().unwrap();
+    let b = counter_bundle(out.path());
+    let results = differential("pause", |rt, id| {
+        rt.start_detached(&b, id);
+        std::thread::sleep(Duration::from_millis(100));
+        rt.ok(&["pause", id]);
+        let status = rt.status(id);
+        let a = read_counter(out.path());
+        std::thread::sleep(Duration::from_millis(150));
+        let frozen = read_counter(out.path()) == a;
+        rt.ok(&["resume", id]);
+        std::thread::sleep(Duration::from_millis(150));
+        let thawed = read_counter(out.path()) > a;
+        (status, frozen, thawed, rt.status(id))
+    });
+    assert_same(&results);
+    assert_eq!(
+        results[0].1,
+        ("paused".to_string(), true, true, "running".to_string())
+    );
+}
+
+#[test]
+fn pause_and_resume_errors_match_runc() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let results = differential("pauseerr", |rt, id| {
+        rt.start_detached(&b, id);
+        let resume_running = rt.run(&["resume", id]).status.code();
+        rt.ok(&["pause", id]);
+        let exec_paused = rt.run(&["exec", id, "true"]).status.code();
+        rt.ok(&["kill", id, "KILL"]);
+        let deleted = rt.run(&["delete", "--force", id]).status.code();
+        (resume_running, exec_paused, deleted)
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(1), Some(255), Some(0)));
+}
+
+#[test]
+fn ps_lists_the_containers_processes_like_runc() {
+    let mut b = Bundle::new();
+    b.sh("sleep 1000 & sleep 1000 & wait");
+    let results = differential("ps", |rt, id| {
+        rt.start_detached(&b, id);
+        let cg = cgroup_path(rt, id);
+        let start = std::time::Instant::now();
+        while processes_in_cgroup(&cg).len() < 3 {
+            assert!(start.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let mut json: Vec<i32> =
+            serde_json::from_str(&rt.ok(&["ps", "--format", "json", id])).unwrap();
+        json.sort();
+        let mut want = processes_in_cgroup(&cg);
+        want.sort();
+        assert_eq!(json, want, "{}", rt.name);
+        let table = rt.ok(&["ps", id]);
+        let header = table
+            .lines()
+            .next()
+            .unwrap()
+            .split_whitespace()
+            .map(String::from)
+            .collect::<Vec<_>>();
+        (header, table.lines().count())
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1.1, 4, "header and three processes");
+}
