@@ -7,6 +7,7 @@ pub mod cgroups;
 pub mod cli;
 pub mod container;
 pub mod error;
+pub mod hooks;
 pub mod init;
 pub mod launch;
 pub mod log;

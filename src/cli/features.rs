@@ -11,7 +11,7 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
     let features = json!({
         "ociVersionMin": crate::spec::OCI_VERSION_MIN,
         "ociVersionMax": crate::spec::OCI_VERSION,
-        "hooks": [],
+        "hooks": crate::hooks::Kind::ALL.iter().map(|k| k.json_name()).collect::<Vec<_>>(),
         "mountOptions": crate::rootfs::options::known_options(),
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],

@@ -9,6 +9,7 @@ pub use id::validate_id;
 pub use state::{OciState, Phase, ProcessId, State, Status};
 
 use crate::error::{Context, Error, Result, at};
+use crate::hooks;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
@@ -148,10 +149,15 @@ impl Container {
             }
             Err(e) => return Err(e).ctx(|| at("open exec fifo", &fifo)),
         };
+        let init_binary = exe_identity(self.state.init.pid);
         use std::io::Write;
         f.write_all(b"0").ctx(|| at("write exec fifo", &fifo))?;
         drop(f);
         std::fs::remove_file(&fifo).ctx(|| at("remove exec fifo", &fifo))?;
+        wait_for_exec(&self.state.init, init_binary);
+        // The spec's state for poststart is `running`; runc 1.1 passes `created` here.
+        let state = self.state.oci_state(Status::Running);
+        hooks::run_warning_only(&self.state.spec, hooks::Kind::Poststart, &state);
         Ok(())
     }
 
@@ -231,11 +237,32 @@ impl Container {
         wait_until_dead(&self.state.init, Duration::from_secs(10))
     }
 
-    /// Removes everything the container had: its cgroup and its state dir.
+    /// Removes everything the container had (its cgroup and its state dir), then runs the
+    /// poststop hooks.
     pub fn destroy(self) -> Result<()> {
         let cgroup = self.state.cgroup.destroy();
         std::fs::remove_dir_all(&self.dir).ctx(|| at("remove state dir", &self.dir))?;
+        let state = self.state.oci_state(Status::Stopped);
+        hooks::run_warning_only(&self.state.spec, hooks::Kind::Poststop, &state);
         cgroup
+    }
+}
+
+/// (device, inode) of the file a process runs.
+fn exe_identity(pid: i32) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(format!("/proc/{pid}/exe")).ok()?;
+    Some((m.dev(), m.ino()))
+}
+
+/// `start` returns once the user process runs (the spec puts startContainer hooks before
+/// that and poststart hooks after it): the init's binary is replaced by the process's at
+/// exec, or the init is gone.
+fn wait_for_exec(init: &ProcessId, init_binary: Option<(u64, u64)>) {
+    let mut delay = Duration::from_micros(50);
+    while init.is_alive() && exe_identity(init.pid) == init_binary && init_binary.is_some() {
+        std::thread::sleep(delay);
+        delay = (delay * 2).min(Duration::from_millis(5));
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::{recv, send};
 use crate::error::{Context, Error, Result};
+use crate::hooks;
 use crate::launch::channel::{Channel, FromInit, InitConfig, ToInit};
 use crate::rootfs;
 use oci_spec::runtime::LinuxNamespaceType;
@@ -12,10 +13,10 @@ use std::os::fd::{FromRawFd, RawFd};
 
 pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
     set_parent_death_signal(libc::SIGKILL)?;
-    match recv(chan)? {
-        ToInit::Go => {}
+    let hook_state = match recv(chan)? {
+        ToInit::Go(state) => state,
         other => return Err(Error::other(format!("expected go, got {other:?}"))),
-    }
+    };
     nix::unistd::setsid().ctx(|| "setsid")?;
     let process = cfg
         .spec
@@ -30,7 +31,7 @@ pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
             setup_terminal(cfg, process, &root, false)?;
         }
     } else {
-        build_container(cfg, process)?;
+        build_container(cfg, process, chan, hook_state.as_deref())?;
     }
     if let Some(adj) = process.oom_score_adj() {
         std::fs::write("/proc/self/oom_score_adj", adj.to_string())
@@ -53,6 +54,14 @@ pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
 
     if let Some(fifo) = cfg.fifo_fd {
         wait_for_start(fifo);
+        if let Some(state) = &hook_state {
+            let mut state = state.as_ref().clone();
+            state.status = "created".to_string();
+            if let Err(e) = hooks::run(&cfg.spec, hooks::Kind::StartContainer, &state) {
+                eprintln!("corral: {e}");
+                std::process::exit(1);
+            }
+        }
     }
     let err = exec.exec();
     // The parent is gone; the container's stderr is the only place left to say why.
@@ -62,7 +71,12 @@ pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
 
 /// `create`: the root filesystem, console, sysctls, masked paths, the switch into the rootfs
 /// and the hostnames.
-fn build_container(cfg: &InitConfig, process: &oci_spec::runtime::Process) -> Result<()> {
+fn build_container(
+    cfg: &InitConfig,
+    process: &oci_spec::runtime::Process,
+    chan: &mut Channel,
+    hook_state: Option<&crate::container::OciState>,
+) -> Result<()> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if !cfg.no_new_keyring {
         join_keyring(&cfg.id)?;
@@ -83,6 +97,7 @@ fn build_container(cfg: &InitConfig, process: &oci_spec::runtime::Process) -> Re
         own_mount_ns: has_ns(LinuxNamespaceType::Mount),
     };
     let root = rootfs::mount_all(&plan)?;
+    run_creation_hooks(cfg, chan, hook_state)?;
     if process.terminal().unwrap_or(false) {
         setup_terminal(cfg, process, &root, true)?;
     }
@@ -98,6 +113,29 @@ fn build_container(cfg: &InitConfig, process: &oci_spec::runtime::Process) -> Re
         rootfs::make_root_readonly()?;
     }
     set_hostnames(spec, has_ns(LinuxNamespaceType::Uts))
+}
+
+/// prestart and createRuntime (run by the parent, which we wait for), then createContainer
+/// (run here, in the container's namespaces, before pivot_root).
+fn run_creation_hooks(
+    cfg: &InitConfig,
+    chan: &mut Channel,
+    state: Option<&crate::container::OciState>,
+) -> Result<()> {
+    let spec = &cfg.spec;
+    if !hooks::hooks_of(spec, hooks::Kind::Prestart).is_empty()
+        || !hooks::hooks_of(spec, hooks::Kind::CreateRuntime).is_empty()
+    {
+        send(chan, &FromInit::RunHooks)?;
+        match recv(chan)? {
+            ToInit::HooksDone => {}
+            other => return Err(Error::other(format!("expected hooks done, got {other:?}"))),
+        }
+    }
+    if let Some(state) = state {
+        hooks::run(spec, hooks::Kind::CreateContainer, state)?;
+    }
+    Ok(())
 }
 
 fn setup_terminal(

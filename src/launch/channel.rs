@@ -44,8 +44,11 @@ pub enum ToInit {
     Config(Box<InitConfig>),
     /// uid_map/gid_map are written; the init may go on in its user namespace.
     IdMapsWritten,
-    /// The parent recorded the container's pid; the init may start setting up.
-    Go,
+    /// The parent recorded the container's pid; the init may start setting up. Carries the
+    /// state hooks get on stdin (`create` only).
+    Go(Option<Box<crate::container::OciState>>),
+    /// prestart and createRuntime hooks have run.
+    HooksDone,
     /// The parent recorded `created`; the init drops its parent-death signal.
     Commit,
 }
@@ -56,6 +59,8 @@ pub enum FromInit {
     NeedIdMaps,
     /// pid (in the parent's pid namespace) of the container's pid 1.
     Pid(i32),
+    /// Mounts are done, pivot_root is not: time for prestart and createRuntime hooks.
+    RunHooks,
     /// Set-up is done; the init is about to block on the exec fifo.
     Ready,
     /// The commit was seen.

@@ -124,7 +124,7 @@ fn drive_exec(
                     ProcessId::of(pid)
                         .ok_or_else(|| Error::other("exec'd process exited during setup"))?,
                 );
-                chan.send(&ToInit::Go).ctx(|| "send to init")?;
+                chan.send(&ToInit::Go(None)).ctx(|| "send to init")?;
             }
             Some(FromInit::Ready) => {
                 let p =

@@ -227,7 +227,15 @@ fn drive_init(
                 state.init = ProcessId::of(pid)
                     .ok_or_else(|| Error::other("container init exited during setup"))?;
                 state.save(dir)?;
-                chan.send(&ToInit::Go).ctx(|| "send to init")?;
+                let hook_state = state.oci_state(crate::container::Status::Creating);
+                chan.send(&ToInit::Go(Some(Box::new(hook_state))))
+                    .ctx(|| "send to init")?;
+            }
+            Some(FromInit::RunHooks) => {
+                let hook_state = state.oci_state(crate::container::Status::Creating);
+                crate::hooks::run(&bundle.spec, crate::hooks::Kind::Prestart, &hook_state)?;
+                crate::hooks::run(&bundle.spec, crate::hooks::Kind::CreateRuntime, &hook_state)?;
+                chan.send(&ToInit::HooksDone).ctx(|| "send to init")?;
             }
             Some(FromInit::Ready) => {
                 if let Some(pid_file) = &opts.pid_file {

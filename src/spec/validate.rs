@@ -11,6 +11,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
     validate_process(spec)?;
     validate_mounts(spec)?;
     validate_linux(spec)?;
+    crate::hooks::validate(spec)?;
     validate_unsupported(spec)?;
     Ok(())
 }
@@ -204,31 +205,6 @@ fn validate_linux(spec: &Spec) -> Result<()> {
 /// Parts of the spec whose support lands in later work. We refuse them loudly rather than
 /// run a container that silently lacks a limit or a filter the caller asked for.
 fn validate_unsupported(spec: &Spec) -> Result<()> {
-    if let Some(hooks) = spec.hooks() {
-        let any = [
-            hooks.prestart().as_ref().is_some_and(|v| !v.is_empty()),
-            hooks
-                .create_runtime()
-                .as_ref()
-                .is_some_and(|v| !v.is_empty()),
-            hooks
-                .create_container()
-                .as_ref()
-                .is_some_and(|v| !v.is_empty()),
-            hooks
-                .start_container()
-                .as_ref()
-                .is_some_and(|v| !v.is_empty()),
-            hooks.poststart().as_ref().is_some_and(|v| !v.is_empty()),
-            hooks.poststop().as_ref().is_some_and(|v| !v.is_empty()),
-        ];
-        if any.iter().any(|b| *b) {
-            return Err(Error::config(
-                "hooks",
-                "hooks are not supported by this corral build yet",
-            ));
-        }
-    }
     if let Some(linux) = spec.linux() {
         if linux.seccomp().is_some() {
             return Err(Error::config(

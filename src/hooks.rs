@@ -1,0 +1,244 @@
+//! OCI hooks: programs the config asks the runtime to run at fixed points of the lifecycle,
+//! with the container's state JSON on stdin.
+//!
+//! Where each kind runs (runtime-spec, config.md "POSIX-platform Hooks"):
+//! - `prestart` (deprecated) and `createRuntime`: by the parent, in the runtime's namespaces,
+//!   once the container's namespaces exist and before pivot_root;
+//! - `createContainer`: by the init, in the container's namespaces, before pivot_root;
+//! - `startContainer`: by the init, inside the container, after `start`, before exec;
+//! - `poststart`: by `start`, after the process started;
+//! - `poststop`: by `delete`, after the container is gone.
+//!
+//! A failing hook of the first four kinds fails the operation; poststart and poststop
+//! failures are warnings and the operation goes on.
+
+use crate::container::OciState;
+use crate::error::{Error, Result};
+use oci_spec::runtime::{Hook, Hooks, Spec};
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Prestart,
+    CreateRuntime,
+    CreateContainer,
+    StartContainer,
+    Poststart,
+    Poststop,
+}
+
+impl Kind {
+    pub fn json_name(self) -> &'static str {
+        match self {
+            Kind::Prestart => "prestart",
+            Kind::CreateRuntime => "createRuntime",
+            Kind::CreateContainer => "createContainer",
+            Kind::StartContainer => "startContainer",
+            Kind::Poststart => "poststart",
+            Kind::Poststop => "poststop",
+        }
+    }
+
+    fn of(self, hooks: &Hooks) -> &[Hook] {
+        let list = match self {
+            Kind::Prestart => hooks.prestart(),
+            Kind::CreateRuntime => hooks.create_runtime(),
+            Kind::CreateContainer => hooks.create_container(),
+            Kind::StartContainer => hooks.start_container(),
+            Kind::Poststart => hooks.poststart(),
+            Kind::Poststop => hooks.poststop(),
+        };
+        list.as_deref().unwrap_or_default()
+    }
+
+    pub const ALL: [Kind; 6] = [
+        Kind::Prestart,
+        Kind::CreateRuntime,
+        Kind::CreateContainer,
+        Kind::StartContainer,
+        Kind::Poststart,
+        Kind::Poststop,
+    ];
+}
+
+/// The hooks of `kind` in the config (empty when there are none).
+pub fn hooks_of(spec: &Spec, kind: Kind) -> &[Hook] {
+    spec.hooks()
+        .as_ref()
+        .map(|h| kind.of(h))
+        .unwrap_or_default()
+}
+
+/// Checks every hook: absolute path, positive timeout.
+pub fn validate(spec: &Spec) -> Result<()> {
+    for kind in Kind::ALL {
+        for (i, hook) in hooks_of(spec, kind).iter().enumerate() {
+            let at = format!("hooks.{}[{i}]", kind.json_name());
+            if !hook.path().is_absolute() {
+                return Err(Error::config(
+                    format!("{at}.path"),
+                    format!("{:?} is not an absolute path", hook.path()),
+                ));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(Error::config(
+                    format!("{at}.timeout"),
+                    "must be a positive number of seconds",
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Runs the hooks of `kind` in order; the first failure stops them and is the error.
+pub fn run(spec: &Spec, kind: Kind, state: &OciState) -> Result<()> {
+    let hooks = hooks_of(spec, kind);
+    if hooks.is_empty() {
+        return Ok(());
+    }
+    let json = serde_json::to_vec(state).map_err(|e| Error::other(format!("encode state: {e}")))?;
+    for (i, hook) in hooks.iter().enumerate() {
+        run_one(hook, &json).map_err(|why| {
+            Error::other(format!(
+                "hooks.{}[{i}] ({}): {why}",
+                kind.json_name(),
+                hook.path().display()
+            ))
+        })?;
+    }
+    Ok(())
+}
+
+/// poststart and poststop: every hook runs; failures are logged as warnings.
+pub fn run_warning_only(spec: &Spec, kind: Kind, state: &OciState) {
+    let Ok(json) = serde_json::to_vec(state) else {
+        return;
+    };
+    for (i, hook) in hooks_of(spec, kind).iter().enumerate() {
+        if let Err(why) = run_one(hook, &json) {
+            crate::log::warn(format!(
+                "hooks.{}[{i}] ({}): {why}",
+                kind.json_name(),
+                hook.path().display()
+            ));
+        }
+    }
+}
+
+fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
+    let mut cmd = Command::new(hook.path());
+    let args = hook.args().clone().unwrap_or_default();
+    if let Some((arg0, rest)) = args.split_first() {
+        std::os::unix::process::CommandExt::arg0(&mut cmd, arg0);
+        cmd.args(rest);
+    }
+    cmd.env_clear();
+    for kv in hook.env().as_deref().unwrap_or_default() {
+        if let Some((k, v)) = kv.split_once('=') {
+            cmd.env(k, v);
+        }
+    }
+    let out = tempfile_for_output()?;
+    cmd.stdin(Stdio::piped())
+        .stdout(out.try_clone().map_err(|e| e.to_string())?)
+        .stderr(out.try_clone().map_err(|e| e.to_string())?);
+    let mut child = cmd.spawn().map_err(|e| format!("start: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        // A hook that does not read its stdin closes the pipe early; that is its business.
+        let _ = stdin.write_all(state);
+    }
+    let deadline = hook
+        .timeout()
+        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+    let status = loop {
+        if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+            break status;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(format!(
+                "timed out after {}s",
+                hook.timeout().unwrap_or_default()
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    if status.success() {
+        return Ok(());
+    }
+    Err(format!("{status}: {}", read_output(out)))
+}
+
+/// An unlinked temp file for the hook's stdout and stderr (a pipe could fill up and block it).
+fn tempfile_for_output() -> std::result::Result<std::fs::File, String> {
+    // SAFETY: memfd_create with a static name; returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"corral-hook".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh fd owned by nobody else.
+    Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+}
+
+fn read_output(mut f: std::fs::File) -> String {
+    use std::io::{Read, Seek};
+    let mut s = String::new();
+    let _ = f.seek(std::io::SeekFrom::Start(0));
+    let _ = f.take(4096).read_to_string(&mut s);
+    s.trim().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(hooks: serde_json::Value) -> Spec {
+        let text = serde_json::json!({"ociVersion": "1.0.2", "hooks": hooks}).to_string();
+        crate::spec::parse_config(text.as_bytes()).unwrap()
+    }
+
+    fn state() -> OciState {
+        serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0", "id": "x", "pid": 1, "status": "creating",
+            "bundle": "/b", "rootfs": "/b/rootfs", "created": "t", "owner": ""
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn relative_path_is_rejected() {
+        let e = validate(&spec(
+            serde_json::json!({"createRuntime": [{"path": "bin/x"}]}),
+        ))
+        .unwrap_err();
+        assert!(
+            e.to_string().starts_with("hooks.createRuntime[0].path"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn hook_gets_state_and_failure_names_it() {
+        let s = spec(serde_json::json!({"prestart": [
+            {"path": "/bin/sh", "args": ["sh", "-c", "grep -q '\"id\":\"x\"' && exit 3"]}
+        ]}));
+        let e = run(&s, Kind::Prestart, &state()).unwrap_err().to_string();
+        assert!(e.starts_with("hooks.prestart[0] (/bin/sh)"), "{e}");
+        assert!(e.contains('3'), "{e}");
+    }
+
+    #[test]
+    fn timeout_kills_the_hook() {
+        let s = spec(
+            serde_json::json!({"poststop": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}),
+        );
+        let start = Instant::now();
+        let e = run(&s, Kind::Poststop, &state()).unwrap_err().to_string();
+        assert!(e.contains("timed out"), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+}
