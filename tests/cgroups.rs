@@ -97,3 +97,71 @@ fn ps_lists_the_containers_processes_like_runc() {
     assert_same(&results);
     assert_eq!(results[0].1.1, 4, "header and three processes");
 }
+
+/// Reads a file of the container's cgroup in the v1 hierarchy `controller`.
+fn cg_file(rt: &Runtime, id: &str, controller: &str, file: &str) -> String {
+    let p = std::path::Path::new("/sys/fs/cgroup")
+        .join(controller)
+        .join(cgroup_path(rt, id).trim_start_matches('/'))
+        .join(file);
+    std::fs::read_to_string(&p)
+        .unwrap_or_else(|e| format!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn resource_limits_land_in_the_same_cgroup_files_as_runcs() {
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["memory"] = json!({
+        "limit": 268435456, "reservation": 134217728, "swap": 536870912,
+        "swappiness": 30, "disableOOMKiller": true
+    });
+    b.config["linux"]["resources"]["cpu"] =
+        json!({"shares": 512, "quota": 50000, "period": 100000, "cpus": "0", "mems": "0"});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 123});
+    let files = [
+        ("memory", "memory.limit_in_bytes"),
+        ("memory", "memory.soft_limit_in_bytes"),
+        ("memory", "memory.memsw.limit_in_bytes"),
+        ("memory", "memory.swappiness"),
+        ("memory", "memory.oom_control"),
+        ("cpu", "cpu.shares"),
+        ("cpu", "cpu.cfs_quota_us"),
+        ("cpu", "cpu.cfs_period_us"),
+        ("cpuset", "cpuset.cpus"),
+        ("cpuset", "cpuset.mems"),
+        ("pids", "pids.max"),
+    ];
+    let results = differential("res", |rt, id| {
+        rt.start_detached(&b, id);
+        files
+            .iter()
+            .map(|(c, f)| format!("{f}={}", cg_file(rt, id, c, f).lines().next().unwrap_or("")))
+            .collect::<Vec<_>>()
+    });
+    assert_same(&results);
+    let got = &results[0].1;
+    assert!(
+        got.contains(&"memory.limit_in_bytes=268435456".to_string()),
+        "{got:?}"
+    );
+    assert!(got.contains(&"pids.max=123".to_string()), "{got:?}");
+    assert!(
+        got.contains(&"memory.oom_control=oom_kill_disable 1".to_string()),
+        "{got:?}"
+    );
+}
+
+#[test]
+fn memory_limit_is_enforced() {
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+    ]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 33554432});
+    let results = differential("memlimit", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert_eq!(results[0].1.trim(), "33554432");
+}

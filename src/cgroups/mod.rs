@@ -8,6 +8,7 @@
 
 mod devices;
 pub mod mount;
+mod resources;
 
 use crate::error::{Context, Error, Result, at};
 use oci_spec::runtime::LinuxResources;
@@ -113,6 +114,9 @@ pub struct Cgroup {
     /// The path inside each hierarchy (what /proc/PID/cgroup shows).
     pub inner: PathBuf,
     pub layout: Option<Layout>,
+    /// Where the cgroup2 hierarchy is mounted (/sys/fs/cgroup, or .../unified on hybrid).
+    #[serde(default)]
+    pub unified_mount: Option<PathBuf>,
 }
 
 /// Parses /proc/PID/cgroup into hierarchy key -> path.
@@ -161,6 +165,9 @@ impl Cgroup {
             let rel = inner.strip_prefix(&h.mount_root).unwrap_or(&inner);
             let dir = h.mount_point.join(crate::rootfs::resolve::relative(rel));
             cg.inner = inner;
+            if h.v2 {
+                cg.unified_mount = Some(h.mount_point.clone());
+            }
             cg.paths.insert(key, dir);
         }
         Ok(cg)
@@ -175,6 +182,38 @@ impl Cgroup {
                 init_cpuset(dir)?;
             }
         }
+        if self.layout == Some(Layout::V2) {
+            self.enable_unified_controllers()?;
+        }
+        Ok(())
+    }
+
+    /// On cgroup v2 a controller works in a cgroup only if every ancestor lists it in
+    /// cgroup.subtree_control; enable what each level offers, from the top down.
+    pub(crate) fn enable_unified_controllers(&self) -> Result<()> {
+        let Some(dir) = self.paths.get("") else {
+            return Ok(());
+        };
+        let mount = self
+            .unified_mount
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(CGROUP_ROOT));
+        let Ok(rel) = dir.strip_prefix(&mount) else {
+            return Ok(());
+        };
+        let mut level = mount.clone();
+        for comp in rel.components() {
+            let available =
+                std::fs::read_to_string(level.join("cgroup.controllers")).unwrap_or_default();
+            let enable: Vec<String> = available
+                .split_whitespace()
+                .map(|c| format!("+{c}"))
+                .collect();
+            if !enable.is_empty() {
+                write_file(&level.join("cgroup.subtree_control"), &enable.join(" "))?;
+            }
+            level.push(comp);
+        }
         Ok(())
     }
 
@@ -185,8 +224,8 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Applies `linux.resources`. Only device rules are implemented yet; everything else was
-    /// refused by [`check_supported`] before we got here.
+    /// Applies `linux.resources`: device rules (v1; v2 needs an eBPF program, not built yet)
+    /// and every limit the host's layout supports.
     pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<()> {
         let Some(r) = resources else {
             return Ok(());
@@ -201,7 +240,7 @@ impl Cgroup {
                 ));
             }
         }
-        Ok(())
+        self.apply_resources(r)
     }
 
     /// Pids in the container's cgroup (from the first hierarchy that lists them).
@@ -360,35 +399,6 @@ pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {
         .ctx(|| at("open", path))?;
     f.write_all(value.as_bytes())
         .ctx(|| format!("write {value:?} to {}", path.display()))
-}
-
-/// Refuses resource settings corral cannot apply yet, naming the field.
-pub fn check_supported(r: &LinuxResources) -> Result<()> {
-    let unsupported = [
-        ("memory", r.memory().is_some()),
-        ("cpu", r.cpu().is_some()),
-        ("pids", r.pids().is_some()),
-        ("blockIO", r.block_io().is_some()),
-        (
-            "hugepageLimits",
-            r.hugepage_limits().as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-        ("network", r.network().is_some()),
-        ("rdma", r.rdma().as_ref().is_some_and(|v| !v.is_empty())),
-        (
-            "unified",
-            r.unified().as_ref().is_some_and(|v| !v.is_empty()),
-        ),
-    ];
-    for (field, set) in unsupported {
-        if set {
-            return Err(Error::config(
-                format!("linux.resources.{field}"),
-                "resource limits are not supported by this corral build yet",
-            ));
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

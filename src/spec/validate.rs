@@ -230,9 +230,6 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
                 "moving network devices is not supported yet",
             ));
         }
-        if let Some(r) = linux.resources() {
-            crate::cgroups::check_supported(r)?;
-        }
     }
     if let Some(p) = spec.process() {
         if p.exec_cpu_affinity().is_some() {
