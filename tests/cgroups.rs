@@ -165,3 +165,81 @@ fn memory_limit_is_enforced() {
     assert_same(&results);
     assert_eq!(results[0].1.trim(), "33554432");
 }
+
+#[test]
+fn update_changes_limits_like_runc() {
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 268435456});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 100});
+    let results = differential("update", |rt, id| {
+        rt.start_detached(&b, id);
+        rt.ok(&[
+            "update",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "50",
+            "--cpu-share",
+            "256",
+            "--cpu-quota",
+            "20000",
+            "--cpu-period",
+            "100000",
+            id,
+        ]);
+        let after_flags = [
+            cg_file(rt, id, "memory", "memory.limit_in_bytes"),
+            cg_file(rt, id, "pids", "pids.max"),
+            cg_file(rt, id, "cpu", "cpu.shares"),
+            cg_file(rt, id, "cpu", "cpu.cfs_quota_us"),
+        ];
+        let mut c = rt.cmd();
+        c.args(["update", "-r", "-", id]);
+        c.stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.spawn().unwrap();
+        std::io::Write::write_all(
+            child.stdin.as_mut().unwrap(),
+            br#"{"memory": {"limit": 100663296}, "pids": {"limit": 77}}"#,
+        )
+        .unwrap();
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success(), "{}", rt.name);
+        let after_json = [
+            cg_file(rt, id, "memory", "memory.limit_in_bytes"),
+            cg_file(rt, id, "pids", "pids.max"),
+        ];
+        (after_flags, after_json)
+    });
+    assert_same(&results);
+    assert_eq!(
+        results[0].1.0,
+        ["67108864", "50", "256", "20000"].map(String::from)
+    );
+    assert_eq!(results[0].1.1, ["100663296", "77"].map(String::from));
+}
+
+#[test]
+fn failed_update_keeps_the_old_limits() {
+    // Memory is written before the cpuset, which fails: the memory limit must be put back.
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 268435456});
+    let results = differential("badupdate", |rt, id| {
+        rt.start_detached(&b, id);
+        let out = rt.run(&["update", "--memory", "64m", "--cpuset-cpus", "63", id]);
+        if rt.name == "corral" {
+            assert!(
+                stderr_of(&out).contains("linux.resources.cpu.cpus"),
+                "{}",
+                stderr_of(&out)
+            );
+        }
+        (
+            out.status.code(),
+            cg_file(rt, id, "memory", "memory.limit_in_bytes"),
+        )
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(1), "268435456".to_string()));
+}

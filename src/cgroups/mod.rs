@@ -243,6 +243,55 @@ impl Cgroup {
         self.apply_resources(r)
     }
 
+    /// The limit files `update` may change, with their current values, so a failed update
+    /// can put them back.
+    pub fn snapshot_limits(&self) -> Vec<(PathBuf, String)> {
+        const FILES: &[&str] = &[
+            "memory.limit_in_bytes",
+            "memory.memsw.limit_in_bytes",
+            "memory.soft_limit_in_bytes",
+            "memory.kmem.tcp.limit_in_bytes",
+            "memory.swappiness",
+            "memory.max",
+            "memory.swap.max",
+            "memory.low",
+            "cpu.shares",
+            "cpu.cfs_period_us",
+            "cpu.cfs_quota_us",
+            "cpu.rt_period_us",
+            "cpu.rt_runtime_us",
+            "cpu.weight",
+            "cpu.max",
+            "cpuset.cpus",
+            "cpuset.mems",
+            "pids.max",
+            "blkio.weight",
+            "blkio.bfq.weight",
+            "io.weight",
+            "io.bfq.weight",
+        ];
+        let mut out = Vec::new();
+        for dir in self.paths.values() {
+            for f in FILES {
+                let p = dir.join(f);
+                if let Ok(v) = std::fs::read_to_string(&p) {
+                    out.push((p, v.trim().to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Writes back a snapshot, memsw after memory and in two passes, since v1 refuses a
+    /// memory limit above memsw and a memsw below the memory limit.
+    pub fn restore_limits(&self, saved: &[(PathBuf, String)]) {
+        for _ in 0..2 {
+            for (p, v) in saved {
+                let _ = write_file(p, v);
+            }
+        }
+    }
+
     /// Pids in the container's cgroup (from the first hierarchy that lists them).
     pub fn pids(&self) -> Vec<i32> {
         let dir = self

@@ -14,6 +14,7 @@ mod run;
 mod spec;
 mod start;
 mod state;
+mod update;
 
 use crate::container::StateRoot;
 use anyhow::{Result, bail};
@@ -83,6 +84,8 @@ pub enum Command {
     Resume(pause::Args),
     /// List the processes of a container
     Ps(ps::Args),
+    /// Update the resource limits of a container
+    Update(Box<update::Args>),
     /// Output the state of a container
     State(state::Args),
     /// Send a signal to the container's init process
@@ -187,6 +190,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Resume(a) => pause::resume(g, a),
         Command::Ps(a) => ps::run(g, a),
         Command::State(a) => state::run(g, a),
+        Command::Update(a) => update::run(g, *a),
         Command::Kill(a) => kill::run(g, a),
         Command::Delete(a) => delete::run(g, a),
         Command::List(a) => list::run(g, a),

@@ -193,6 +193,30 @@ impl Container {
         Ok(self.state.cgroup.pids())
     }
 
+    /// Records resources applied by `update` in the stored config, field by field.
+    pub fn record_resources(&mut self, r: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let mut linux = self.state.spec.linux().clone().unwrap_or_default();
+        let mut current = linux.resources().clone().unwrap_or_default();
+        if r.memory().is_some() {
+            current.set_memory(r.memory().clone());
+        }
+        if r.cpu().is_some() {
+            current.set_cpu(r.cpu().clone());
+        }
+        if r.pids().is_some() {
+            current.set_pids(r.pids().clone());
+        }
+        if r.block_io().is_some() {
+            current.set_block_io(r.block_io().clone());
+        }
+        if r.unified().is_some() {
+            current.set_unified(r.unified().clone());
+        }
+        linux.set_resources(Some(current));
+        self.state.spec.set_linux(Some(linux));
+        self.state.save(&self.dir)
+    }
+
     /// `kill`: signal the init, or with `all` every process in the container's cgroup.
     pub fn signal(&self, sig: i32, all: bool) -> Result<()> {
         if self.status() == Status::Stopped {
