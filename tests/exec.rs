@@ -559,3 +559,34 @@ fn cve_2019_5736_init_binary_cannot_be_overwritten() {
         }
     }
 }
+
+#[test]
+fn foreground_exec_forwards_signals() {
+    let b = sleeper();
+    let results = with_running("execsig", &b, |rt, id| {
+        let mut child = rt
+            .cmd()
+            .args([
+                "exec",
+                id,
+                "sh",
+                "-c",
+                "trap 'exit 42' TERM; echo ready; while true; do sleep 0.05; done",
+            ])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut buf = [0u8; 6];
+        std::io::Read::read_exact(&mut out, &mut buf).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(child.id() as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        child.wait().unwrap().code()
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, Some(42));
+}

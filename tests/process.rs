@@ -286,3 +286,52 @@ fn preserving_an_fd_that_is_not_open_is_an_error() {
     );
     assert_clean(&rt, &id);
 }
+
+#[test]
+fn personality_linux32_is_applied() {
+    // runc 1.1 ignores linux.personality (runc 1.2 added it): corral against the spec.
+    let mut b = Bundle::with_args(&["uname", "-m"]);
+    b.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    let rt = Runtime::corral();
+    let id = unique_id("pers");
+    let _guard = rt.guard(&id);
+    assert_eq!(rt.output_of(&b, &id).trim(), "i686");
+    rt.cleanup(&id);
+}
+
+#[test]
+fn socket_activation_fds_pass_through_like_runc() {
+    let mut b = Bundle::new();
+    b.sh("echo $LISTEN_FDS $LISTEN_PID; cat /proc/self/fd/3");
+    let results = differential("listenfds", |rt, id| {
+        b.write_for(rt, id);
+        let data = b.path().join("listen-data");
+        std::fs::write(&data, "activated\n").unwrap();
+        let f = std::fs::File::open(&data).unwrap();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
+        // systemd's rule: the fds are ours only if LISTEN_PID is our pid, so set it in a shell
+        // that then execs the runtime (same pid).
+        let mut c = std::process::Command::new("sh");
+        c.args(["-c", "LISTEN_PID=$$ LISTEN_FDS=1 exec \"$@\"", "sh"])
+            .arg(&rt.bin)
+            .args(["--root", rt.root.path().to_str().unwrap()])
+            .args(["run", "--bundle", b.path_str(), id]);
+        // SAFETY: dup2 onto fd 3 between fork and exec, of an fd we own.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
+                if fd != 3 && libc::dup2(fd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let out = capture(&mut c);
+        assert!(out.status.success(), "{}: {}", rt.name, stderr_of(&out));
+        stdout_of(&out)
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, "1 1\nactivated\n");
+}

@@ -387,9 +387,17 @@ pub(crate) fn console_fds(
     Ok((Some(keep), Some(pass)))
 }
 
-/// systemd socket activation: LISTEN_FDS fds after stdio pass through, and the process is
-/// told it is pid 1 of its namespace, as runc does.
+/// systemd socket activation: LISTEN_FDS fds after stdio pass through (when LISTEN_PID is
+/// ours), and the process is told it is pid 1 of its namespace, as runc does.
 pub(crate) fn socket_activation() -> (i32, Vec<String>) {
+    // The fds are meant for us only when LISTEN_PID names us (sd_listen_fds(3)).
+    let for_us = std::env::var("LISTEN_PID")
+        .ok()
+        .and_then(|p| p.parse::<u32>().ok())
+        .is_some_and(|p| p == std::process::id());
+    if !for_us {
+        return (0, Vec::new());
+    }
     let n = std::env::var("LISTEN_FDS")
         .ok()
         .and_then(|v| v.parse::<i32>().ok())
