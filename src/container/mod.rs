@@ -198,7 +198,7 @@ impl Container {
         let mut linux = self.state.spec.linux().clone().unwrap_or_default();
         let mut current = linux.resources().clone().unwrap_or_default();
         if r.memory().is_some() {
-            current.set_memory(r.memory().clone());
+            current.set_memory(*r.memory());
         }
         if r.cpu().is_some() {
             current.set_cpu(r.cpu().clone());
