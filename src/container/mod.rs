@@ -204,7 +204,7 @@ impl Container {
             current.set_cpu(r.cpu().clone());
         }
         if r.pids().is_some() {
-            current.set_pids(r.pids().clone());
+            current.set_pids(*r.pids());
         }
         if r.block_io().is_some() {
             current.set_block_io(r.block_io().clone());
