@@ -20,6 +20,8 @@ echo "== cargo clippy"
 cargo clippy --all-targets --quiet -- -D warnings
 echo "== cargo test"
 cargo test --quiet
+echo "== pure cgroup v2 lane (QEMU)"
+hack/vm/test-v2.sh
 echo "== demo"
 hack/demo.sh >/dev/null
 echo "all checks passed"

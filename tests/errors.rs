@@ -174,6 +174,10 @@ fn relative_cwd() {
 
 #[test]
 fn resources_the_host_cannot_apply() {
+    if cgroup_v2_host() {
+        // cgroup v2 takes any cpuset and has no swappiness; see resources_v2_refuses below.
+        return;
+    }
     rejected_by_both(
         |c| c["linux"]["resources"]["cpu"] = json!({"cpus": "63"}),
         "linux.resources.cpu.cpus",
@@ -288,4 +292,21 @@ fn config_error_reaches_the_json_log() {
 #[test]
 fn terminal_without_console_socket_is_refused_for_create() {
     rejected_by_both(|c| c["process"]["terminal"] = json!(true), "console socket");
+}
+
+#[test]
+fn v1_only_resources_are_refused_on_v2() {
+    if !cgroup_v2_host() {
+        return;
+    }
+    rejected_by_corral(
+        |c| c["linux"]["resources"]["memory"] = json!({"swappiness": 10}),
+        "linux.resources.memory.swappiness",
+        "cgroup v2 has no per-cgroup swappiness",
+    );
+    rejected_by_corral(
+        |c| c["linux"]["resources"]["cpu"] = json!({"realtimeRuntime": 1000}),
+        "linux.resources.cpu.realtimeRuntime",
+        "cgroup v2 has no realtime cpu limits",
+    );
 }

@@ -243,7 +243,16 @@ fn detach_writes_the_pid_file() {
             .trim()
             .parse()
             .unwrap();
-        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        // runc writes the pid file before its init execs the process; wait for the exec.
+        let start = std::time::Instant::now();
+        let mut comm = String::new();
+        while start.elapsed() < std::time::Duration::from_secs(5) {
+            comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+            if comm == "sleep\n" {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         (out.status.code(), comm)
     });
     assert_same(&results);
@@ -478,19 +487,18 @@ fn bad_exec_input_fails_with_255_and_leaves_no_process() {
 #[test]
 fn exec_into_a_sub_cgroup() {
     let b = sleeper();
+    let v2 = cgroup_v2_host();
     let results = with_running("execcg", &b, |rt, id| {
-        let sub = std::path::Path::new("/sys/fs/cgroup/pids")
-            .join(cgroup_path(rt, id).trim_start_matches('/'))
-            .join("sub");
+        let sub = cgroup_dir(rt, id, "pids").join("sub");
         std::fs::create_dir(&sub).unwrap();
         let r = exec_out(
             rt,
             &[
                 "--cgroup",
-                "pids:sub",
+                if v2 { "sub" } else { "pids:sub" },
                 id,
                 "grep",
-                ":pids:",
+                if v2 { "^0::" } else { ":pids:" },
                 "/proc/self/cgroup",
             ],
         );

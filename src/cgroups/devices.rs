@@ -53,8 +53,250 @@ pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     Ok(())
 }
 
+/// cgroup v2 has no devices files: the same rules become an eBPF program attached to the
+/// container's cgroup, which the kernel runs on every open/mknod of a device node.
+pub fn apply_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    use crate::error::Context;
+    use std::os::fd::AsFd;
+    let mut all: Vec<Rule> = rules.iter().map(Rule::from_oci).collect();
+    all.extend(
+        DEFAULT_ALLOW
+            .iter()
+            .map(|r| Rule::parse(r).expect("valid default rule")),
+    );
+    let insns = program(&all);
+    let prog = crate::syscall::bpf_load_device_program(&insns)
+        .ctx(|| "linux.resources.devices: load the eBPF device filter")?;
+    let cgroup = std::fs::File::open(dir).ctx(|| crate::error::at("open cgroup", dir))?;
+    crate::syscall::bpf_attach_device_program(cgroup.as_fd(), prog.as_fd())
+        .ctx(|| "linux.resources.devices: attach the eBPF device filter")
+}
+
+/// A device rule in the form the filter program checks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Rule {
+    allow: bool,
+    /// 1 block, 2 char (the kernel's BPF_DEVCG_DEV_*), None for all.
+    typ: Option<i32>,
+    major: Option<i32>,
+    minor: Option<i32>,
+    /// BPF_DEVCG_ACC_*: mknod 1, read 2, write 4.
+    access: i32,
+}
+
+impl Rule {
+    fn from_oci(r: &LinuxDeviceCgroup) -> Rule {
+        Rule::parse(&rule_string(r))
+            .map(|mut rule| {
+                rule.allow = r.allow();
+                rule
+            })
+            .expect("rule_string output parses")
+    }
+
+    /// `c 1:3 rwm` (as in DEFAULT_ALLOW; always an allow rule).
+    fn parse(s: &str) -> Option<Rule> {
+        let mut parts = s.split_whitespace();
+        let typ = match parts.next()? {
+            "a" => None,
+            "b" => Some(1),
+            "c" => Some(2),
+            // A fifo is never a device the filter sees.
+            "p" => Some(-1),
+            _ => return None,
+        };
+        let (maj, min) = parts.next()?.split_once(':')?;
+        let num = |n: &str| {
+            if n == "*" {
+                Some(None)
+            } else {
+                n.parse().ok().map(Some)
+            }
+        };
+        let access = parts.next()?.chars().fold(0, |acc, c| {
+            acc | match c {
+                'm' => 1,
+                'r' => 2,
+                'w' => 4,
+                _ => 0,
+            }
+        });
+        Some(Rule {
+            allow: true,
+            typ,
+            major: num(maj)?,
+            minor: num(min)?,
+            access,
+        })
+    }
+}
+
+const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> crate::syscall::BpfInsn {
+    crate::syscall::BpfInsn {
+        code,
+        regs: (src << 4) | dst,
+        off,
+        imm,
+    }
+}
+
+// eBPF opcodes used below.
+const LDX_W: u8 = 0x61; // r_dst = *(u32 *)(r_src + off)
+const MOV64_X: u8 = 0xbf;
+const MOV64_K: u8 = 0xb7;
+const AND64_K: u8 = 0x57;
+const RSH64_K: u8 = 0x77;
+const JNE_K: u8 = 0x55;
+const JEQ_K: u8 = 0x15;
+const EXIT: u8 = 0x95;
+
+/// The filter: the last rule that matches decides (v1 semantics, later rules refine earlier
+/// ones), so rules are checked from the end; a request no rule matches is allowed, as a
+/// fresh v1 devices cgroup allows everything (configs start with a deny-all rule).
+fn program(rules: &[Rule]) -> Vec<crate::syscall::BpfInsn> {
+    // r1 = ctx {u32 access_type; u32 major; u32 minor}; access_type = access << 16 | type.
+    let mut out = vec![
+        insn(LDX_W, 2, 1, 0, 0),
+        insn(MOV64_X, 3, 2, 0, 0),
+        insn(AND64_K, 3, 0, 0, 0xffff),
+        insn(RSH64_K, 2, 0, 0, 16),
+        insn(LDX_W, 4, 1, 4, 0),
+        insn(LDX_W, 5, 1, 8, 0),
+    ];
+    for rule in rules.iter().rev() {
+        if rule.typ == Some(-1) {
+            continue;
+        }
+        let mut block = Vec::new();
+        // Checks that jump past this block when the rule does not match; offsets fixed below.
+        if let Some(t) = rule.typ {
+            block.push(insn(JNE_K, 3, 0, 0, t));
+        }
+        if let Some(m) = rule.major {
+            block.push(insn(JNE_K, 4, 0, 0, m));
+        }
+        if let Some(m) = rule.minor {
+            block.push(insn(JNE_K, 5, 0, 0, m));
+        }
+        block.push(insn(MOV64_X, 6, 2, 0, 0));
+        if rule.allow {
+            // Matches only if every requested access bit is allowed.
+            block.push(insn(AND64_K, 6, 0, 0, !rule.access & 7));
+            block.push(insn(JNE_K, 6, 0, 0, 0));
+        } else {
+            // Matches if any requested access bit is denied.
+            block.push(insn(AND64_K, 6, 0, 0, rule.access));
+            block.push(insn(JEQ_K, 6, 0, 0, 0));
+        }
+        block.push(insn(MOV64_K, 0, 0, 0, i32::from(rule.allow)));
+        block.push(insn(EXIT, 0, 0, 0, 0));
+        let len = block.len();
+        for (i, ins) in block.iter_mut().enumerate() {
+            if ins.code == JNE_K || ins.code == JEQ_K {
+                ins.off = (len - i - 1) as i16;
+            }
+        }
+        out.extend(block);
+    }
+    out.push(insn(MOV64_K, 0, 0, 0, 1));
+    out.push(insn(EXIT, 0, 0, 0, 0));
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    /// Runs the filter program on one request, as the kernel would.
+    fn eval(
+        prog: &[crate::syscall::BpfInsn],
+        typ: u64,
+        access: u64,
+        major: u64,
+        minor: u64,
+    ) -> u64 {
+        let ctx = [(access << 16) | typ, major, minor];
+        let mut r = [0u64; 11];
+        let mut pc = 0usize;
+        loop {
+            let i = prog[pc];
+            let (dst, src) = ((i.regs & 0xf) as usize, (i.regs >> 4) as usize);
+            let imm = i.imm as i64 as u64;
+            pc += 1;
+            match i.code {
+                LDX_W => r[dst] = ctx[(i.off / 4) as usize],
+                MOV64_X => r[dst] = r[src],
+                MOV64_K => r[dst] = imm,
+                AND64_K => r[dst] &= imm,
+                RSH64_K => r[dst] >>= imm,
+                JNE_K if r[dst] != imm => pc += i.off as usize,
+                JEQ_K if r[dst] == imm => pc += i.off as usize,
+                JNE_K | JEQ_K => {}
+                EXIT => return r[0],
+                other => panic!("unknown opcode {other:#x}"),
+            }
+        }
+    }
+
+    #[test]
+    fn filter_follows_v1_semantics() {
+        let deny_all = Rule {
+            allow: false,
+            typ: None,
+            major: None,
+            minor: None,
+            access: 7,
+        };
+        let mut rules = vec![deny_all];
+        rules.extend(DEFAULT_ALLOW.iter().map(|r| Rule::parse(r).unwrap()));
+        rules.push(Rule {
+            allow: true,
+            typ: Some(2),
+            major: Some(10),
+            minor: Some(229),
+            access: 6,
+        });
+        let p = program(&rules);
+        let (chr, blk) = (2, 1);
+        let (m, r, w) = (1, 2, 4);
+        assert_eq!(eval(&p, chr, r | w, 1, 3), 1, "/dev/null rw");
+        assert_eq!(eval(&p, chr, r, 1, 1), 0, "/dev/mem is denied");
+        assert_eq!(eval(&p, blk, m, 8, 0), 1, "mknod of any block device");
+        assert_eq!(eval(&p, blk, r, 8, 0), 0, "reading a disk is denied");
+        assert_eq!(eval(&p, chr, r | w, 136, 4), 1, "pts");
+        assert_eq!(eval(&p, chr, r | w, 10, 229), 1, "rule from the config");
+        assert_eq!(eval(&p, chr, m, 10, 229), 1, "mknod allowed by c *:* m");
+    }
+
+    #[test]
+    fn later_deny_beats_earlier_allow() {
+        let rules = vec![
+            Rule {
+                allow: true,
+                typ: None,
+                major: None,
+                minor: None,
+                access: 7,
+            },
+            Rule {
+                allow: false,
+                typ: Some(2),
+                major: Some(1),
+                minor: Some(3),
+                access: 4,
+            },
+        ];
+        let p = program(&rules);
+        assert_eq!(eval(&p, 2, 4, 1, 3), 0);
+        assert_eq!(eval(&p, 2, 2, 1, 3), 1);
+        assert_eq!(eval(&p, 2, 6, 1, 5), 1);
+    }
+
+    #[test]
+    fn parses_default_rules() {
+        for r in DEFAULT_ALLOW {
+            assert!(Rule::parse(r).is_some(), "{r}");
+        }
+    }
+
     use super::*;
 
     #[test]

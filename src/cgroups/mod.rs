@@ -224,8 +224,8 @@ impl Cgroup {
         Ok(())
     }
 
-    /// Applies `linux.resources`: device rules (v1; v2 needs an eBPF program, not built yet)
-    /// and every limit the host's layout supports.
+    /// Applies `linux.resources`: device rules (v1 files, or an eBPF filter on v2) and every
+    /// limit the host's layout supports.
     pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<()> {
         let Some(r) = resources else {
             return Ok(());
@@ -233,11 +233,10 @@ impl Cgroup {
         if let Some(rules) = r.devices().as_deref() {
             if let Some(dir) = self.paths.get("devices") {
                 devices::apply_v1(dir, rules)?;
-            } else if !rules.is_empty() && self.layout == Some(Layout::V2) {
-                return Err(Error::config(
-                    "linux.resources.devices",
-                    "device rules on cgroup v2 need an eBPF program, which corral does not build yet",
-                ));
+            } else if self.layout == Some(Layout::V2)
+                && let Some(dir) = self.paths.get("")
+            {
+                devices::apply_v2(dir, rules)?;
             }
         }
         self.apply_resources(r)

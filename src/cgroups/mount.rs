@@ -23,9 +23,19 @@ pub fn mount_cgroupfs(root: &RootDir, dest: &Path, opts: &MountOptions, _spec: &
     let cg = CONTAINER_CGROUP.get().cloned().unwrap_or_default();
     let flags = opts.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT);
     if cg.layout == Some(super::Layout::V2) {
-        let target =
-            crate::rootfs::mounts::mount_fs_at(root, dest, "cgroup2", "cgroup2", flags, "")?;
-        return crate::rootfs::mounts::finish_mount(&target, opts);
+        match crate::rootfs::mounts::mount_fs_at(root, dest, "cgroup2", "cgroup2", flags, "") {
+            Ok(target) => return crate::rootfs::mounts::finish_mount(&target, opts),
+            // A user namespace without its own cgroup namespace may not mount cgroup2; runc
+            // then binds the container's own cgroup directory, and so do we.
+            Err(e) if e.contains("EPERM") => {
+                let dir = cg
+                    .paths
+                    .get("")
+                    .ok_or_else(|| format!("{e} (and no cgroup directory to bind)"))?;
+                return crate::rootfs::mounts::bind_at(root, dest, dir, flags);
+            }
+            Err(e) => return Err(e),
+        }
     }
     let tmpfs_flags = flags - MsFlags::MS_RDONLY;
     let target =

@@ -253,6 +253,22 @@ pub fn remove_test_cgroup_parent() {
     }
 }
 
+/// True on a pure cgroup v2 host (the VM lane), false on v1 and hybrid hosts.
+pub fn cgroup_v2_host() -> bool {
+    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// The host directory of a test container's cgroup for `controller` (v1) or the unified
+/// hierarchy (v2, where `controller` is ignored).
+pub fn cgroup_dir(rt: &Runtime, id: &str, controller: &str) -> std::path::PathBuf {
+    let base = if cgroup_v2_host() {
+        std::path::PathBuf::from("/sys/fs/cgroup")
+    } else {
+        std::path::Path::new("/sys/fs/cgroup").join(controller)
+    };
+    base.join(cgroup_path(rt, id).trim_start_matches('/'))
+}
+
 /// Mount points in our namespace that mention `needle`.
 pub fn mounts_mentioning(needle: &str) -> Vec<String> {
     std::fs::read_to_string("/proc/self/mountinfo")
