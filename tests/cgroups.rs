@@ -250,3 +250,88 @@ fn failed_update_keeps_the_old_limits() {
     assert_same(&results);
     assert_eq!(results[0].1, (Some(1), "268435456".to_string()));
 }
+
+fn keys(v: &serde_json::Value) -> Vec<String> {
+    let mut k: Vec<String> = v
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default();
+    k.sort();
+    k
+}
+
+#[test]
+fn events_stats_have_runcs_keys() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let results = differential("stats", |rt, id| {
+        rt.start_detached(&b, id);
+        let line = rt.ok(&["events", "--stats", id]);
+        let ev: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+        assert_eq!(ev["type"], "stats", "{}", rt.name);
+        assert_eq!(ev["id"], id, "{}", rt.name);
+        let d = &ev["data"];
+        assert!(
+            d["pids"]["current"].as_u64().unwrap() >= 1,
+            "{}: {d}",
+            rt.name
+        );
+        assert!(
+            d["memory"]["usage"]["usage"].as_u64().unwrap() > 0,
+            "{}: {d}",
+            rt.name
+        );
+        assert!(
+            d["cpu"]["usage"]["total"].as_u64().unwrap() > 0,
+            "{}: {d}",
+            rt.name
+        );
+        (
+            keys(&d["cpu"]["usage"]),
+            keys(&d["memory"]["usage"]),
+            keys(&d["pids"]),
+            d["memory"]["raw"]
+                .as_object()
+                .map(|o| o.contains_key(pick("cache", "file"))),
+        )
+    });
+    assert_same(&results);
+}
+
+#[test]
+fn hitting_the_memory_limit_produces_an_oom_event() {
+    let mut b = Bundle::new();
+    // `tail` keeps an endless line in memory until the limit kills it.
+    b.sh("sleep 0.5; tail /dev/zero; sleep 1000");
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432});
+    let results = differential("oom", |rt, id| {
+        rt.start_detached(&b, id);
+        let mut child = rt
+            .cmd()
+            .args(["events", "--interval", "200ms", id])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if line.contains("\"type\":\"oom\"") {
+                    return true;
+                }
+            }
+            false
+        });
+        let start = std::time::Instant::now();
+        while !reader.is_finished() && start.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        reader.join().unwrap()
+    });
+    assert_same(&results);
+    assert!(results[0].1, "an oom event was printed");
+}

@@ -9,6 +9,7 @@
 mod devices;
 pub mod mount;
 mod resources;
+pub mod stats;
 
 use crate::error::{Context, Error, Result, at};
 use oci_spec::runtime::LinuxResources;

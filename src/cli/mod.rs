@@ -3,6 +3,7 @@
 
 mod create;
 mod delete;
+mod events;
 mod exec;
 mod features;
 mod foreground;
@@ -86,6 +87,8 @@ pub enum Command {
     Ps(ps::Args),
     /// Update the resource limits of a container
     Update(Box<update::Args>),
+    /// Stream stats and OOM events of a container, or print its stats once
+    Events(events::Args),
     /// Output the state of a container
     State(state::Args),
     /// Send a signal to the container's init process
@@ -189,6 +192,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Pause(a) => pause::pause(g, a),
         Command::Resume(a) => pause::resume(g, a),
         Command::Ps(a) => ps::run(g, a),
+        Command::Events(a) => events::run(g, a),
         Command::State(a) => state::run(g, a),
         Command::Update(a) => update::run(g, *a),
         Command::Kill(a) => kill::run(g, a),

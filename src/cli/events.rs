@@ -1,0 +1,124 @@
+use super::GlobalOptions;
+use crate::container::Status;
+use anyhow::{Result, bail};
+use serde_json::json;
+use std::io::Write;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Print one stats event and exit
+    #[arg(long)]
+    pub stats: bool,
+    /// Interval between stats events (Go duration: 500ms, 5s, 1m)
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    /// Container id
+    pub id: String,
+}
+
+/// `events`: stats of the container as JSON lines, runc's shape (`{"type":"stats","id":...,
+/// "data":{...}}`); streaming mode adds `{"type":"oom"}` events when the memory limit kills a
+/// process, and ends when the container stops.
+pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
+    let interval = parse_duration(&a.interval)?;
+    let root = g.state_root()?;
+    let container = root.load(&a.id)?;
+    if container.status() == Status::Stopped {
+        bail!("container with id {} is not running", a.id);
+    }
+    let mut out = std::io::stdout();
+    let emit =
+        |out: &mut std::io::Stdout, typ: &str, data: Option<serde_json::Value>| -> Result<()> {
+            let mut ev = json!({"type": typ, "id": a.id});
+            if let Some(d) = data {
+                ev["data"] = d;
+            }
+            writeln!(out, "{ev}")?;
+            out.flush()?;
+            Ok(())
+        };
+    if a.stats {
+        emit(
+            &mut out,
+            "stats",
+            Some(serde_json::to_value(container.state.cgroup.stats())?),
+        )?;
+        return Ok(0);
+    }
+    let mut ooms = container.state.cgroup.oom_kills();
+    let mut next_stats = std::time::Instant::now();
+    loop {
+        let current = root.load(&a.id);
+        let Ok(c) = current else { return Ok(0) };
+        if c.status() == Status::Stopped {
+            return Ok(0);
+        }
+        let now = c.state.cgroup.oom_kills();
+        if now > ooms {
+            emit(&mut out, "oom", None)?;
+            ooms = now;
+        }
+        if std::time::Instant::now() >= next_stats {
+            emit(
+                &mut out,
+                "stats",
+                Some(serde_json::to_value(c.state.cgroup.stats())?),
+            )?;
+            next_stats += interval;
+        }
+        std::thread::sleep(interval.min(Duration::from_millis(100)));
+    }
+}
+
+/// Go's duration syntax as runc takes it: `500ms`, `5s`, `1m30s`, `2h`.
+fn parse_duration(s: &str) -> Result<Duration> {
+    let mut total = Duration::ZERO;
+    let mut rest = s.trim();
+    if rest.is_empty() {
+        bail!("--interval: empty duration");
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (n, tail) = rest.split_at(digits);
+        let n: f64 = n
+            .parse()
+            .map_err(|_| anyhow::anyhow!("--interval {s:?}: not a duration"))?;
+        let unit_len = tail
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(tail.len());
+        let (unit, tail) = tail.split_at(unit_len);
+        let secs = match unit {
+            "ns" => n / 1e9,
+            "us" | "µs" => n / 1e6,
+            "ms" => n / 1e3,
+            "s" => n,
+            "m" => n * 60.0,
+            "h" => n * 3600.0,
+            _ => bail!("--interval {s:?}: unknown unit {unit:?}"),
+        };
+        total += Duration::from_secs_f64(secs);
+        rest = tail;
+    }
+    if total.is_zero() {
+        bail!("--interval must be greater than 0");
+    }
+    Ok(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations() {
+        assert_eq!(parse_duration("5s").unwrap(), Duration::from_secs(5));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("x").is_err());
+    }
+}
