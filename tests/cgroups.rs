@@ -346,3 +346,44 @@ fn hitting_the_memory_limit_produces_an_oom_event() {
     assert_same(&results);
     assert!(results[0].1, "an oom event was printed");
 }
+
+#[test]
+fn update_below_current_memory_usage_is_refused() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let rt = Runtime::corral();
+    let id = unique_id("memusage");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    let mem = pick("memory.limit_in_bytes", "memory.max");
+    let before = cg_file(&rt, &id, "memory", mem);
+    let out = rt.run(&["update", "--memory", "4096", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("below the container's current memory usage"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_eq!(cg_file(&rt, &id, "memory", mem), before);
+    assert_eq!(rt.status(&id), "running");
+    rt.cleanup(&id);
+}
+
+#[test]
+fn hugepage_limits_on_cgroup_v2() {
+    // Only on the v2 lane: on the hybrid development host hugetlb lives in the unified
+    // hierarchy, and enabling it there changes the host's root cgroup.
+    if !cgroup_v2_host()
+        || !std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists()
+    {
+        return;
+    }
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["hugepageLimits"] =
+        json!([{"pageSize": "2MB", "limit": 4194304}]);
+    let results = differential("huge", |rt, id| {
+        rt.start_detached(&b, id);
+        cg_file(rt, id, "", "hugetlb.2MB.max")
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, "4194304");
+}

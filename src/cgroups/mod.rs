@@ -1,10 +1,17 @@
-//! Cgroup placement for containers on v1, hybrid and v2 hosts.
+//! The container's cgroups on v1, hybrid and v2 hosts.
 //!
-//! This is the seam the full cgroup work (resources, stats, freeze, update) builds on: a
-//! [`Cgroup`] is the set of directories, one per mounted hierarchy, that a container lives
-//! in. It is computed once by `create`, stored in the state file, and used by `kill --all`
-//! and `delete`. Resource limits other than device rules are refused until their drivers
-//! exist (see `check_supported`).
+//! A [`Cgroup`] is the set of directories, one per mounted hierarchy, that a container lives
+//! in, plus the host layout. It is computed once by `create` (runc's cgroupfs rules for
+//! `cgroupsPath`), stored in the state file, and used by every command after: resources
+//! (`resources.rs`), device rules (`devices.rs`: v1 files or a v2 eBPF filter), stats
+//! (`stats.rs`), freeze, kill-all and removal.
+//!
+//! One type whose methods branch on the layout, rather than three drivers behind a trait: the
+//! three layouts share placement, removal, kill and most of the resource code, and a hybrid
+//! host is literally a v1 host with one cgroup2 directory more. Why not cgroups-rs: it
+//! decides the hierarchy layout for the whole host (v1 *or* v2), so the hybrid layout, where
+//! a container must sit in the v1 hierarchies and the unified one at once, does not fit it,
+//! and its placement rules are not runc's.
 
 mod devices;
 pub mod mount;

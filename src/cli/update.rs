@@ -78,6 +78,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         None => from_flags(&a)?,
     };
     let cgroup = container.state.cgroup.clone();
+    check_memory_not_below_usage(&cgroup, &resources)?;
     let saved = cgroup.snapshot_limits();
     if let Err(e) = cgroup.apply_resources(&resources) {
         cgroup.restore_limits(&saved);
@@ -85,6 +86,21 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     }
     container.record_resources(&resources)?;
     Ok(0)
+}
+
+/// A memory limit below what the container uses now would make the kernel reclaim or
+/// OOM-kill at once (runc's `checkBeforeUpdate`); refuse it and keep the old limit.
+fn check_memory_not_below_usage(cgroup: &crate::cgroups::Cgroup, r: &LinuxResources) -> Result<()> {
+    let Some(limit) = r.memory().and_then(|m| m.limit()).filter(|l| *l > 0) else {
+        return Ok(());
+    };
+    let usage = cgroup.stats().memory.usage.usage;
+    if (limit as u64) < usage {
+        bail!(
+            "linux.resources.memory.limit: {limit} is below the container's current memory usage {usage}"
+        );
+    }
+    Ok(())
 }
 
 fn read_resources(path: &std::path::Path) -> Result<LinuxResources> {
