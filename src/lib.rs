@@ -12,6 +12,7 @@ pub mod init;
 pub mod launch;
 pub mod log;
 pub mod rootfs;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod syscall;

@@ -243,9 +243,14 @@ fn user_namespace_without_mappings() {
 #[test]
 fn refused_features_name_their_field() {
     rejected_by_corral(
-        |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW"}),
-        "linux.seccomp",
-        "not implemented yet: refused, never ignored",
+        |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_NOTIFY"}),
+        "linux.seccomp.defaultAction",
+        "seccomp notify is not implemented yet: refused, never ignored",
+    );
+    rejected_by_corral(
+        |c| c["linux"]["intelRdt"] = json!({"closID": "x"}),
+        "linux.intelRdt",
+        "Intel RDT is not supported: refused, never ignored",
     );
 }
 

@@ -461,7 +461,7 @@ fn features_lists_only_what_corral_supports() {
         6,
         "all six hook kinds"
     );
-    assert_eq!(f["linux"]["seccomp"]["enabled"], false);
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
     let ns: Vec<&str> = f["linux"]["namespaces"]
         .as_array()
         .unwrap()

@@ -40,9 +40,15 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     give_stdio_to_user(user.uid(), user.gid());
     let caps = CapsPlan::from_process(p)?;
     caps.drop_bounding()?;
+    let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+    let nnp = p.no_new_privileges().unwrap_or(false);
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+    if let Some(s) = seccomp.as_ref().filter(|_| !nnp) {
+        crate::seccomp::load(s)?;
+    }
     switch_user(p)?;
     caps.apply()?;
-    if p.no_new_privileges().unwrap_or(false) {
+    if nnp {
         // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error()).ctx(|| "process.noNewPrivileges: prctl");
@@ -61,6 +67,10 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     }
     let args = p.args().clone().unwrap_or_default();
     let path = lookup_executable(&args[0], &env)?;
+    // Last, so the filter constrains as little of our own set-up as possible.
+    if let Some(s) = seccomp.as_ref().filter(|_| nnp) {
+        crate::seccomp::load(s)?;
+    }
     Ok(Exec {
         path,
         argv: to_cstrings(&args, "process.args")?,

@@ -1,0 +1,231 @@
+//! OCI `linux.seccomp` -> a libseccomp filter, loaded by the init as late as it can be.
+//!
+//! Follows runc where clients rely on it: a syscall name libseccomp does not know is
+//! skipped (profiles name syscalls of newer kernels), a rule whose action equals the
+//! default action is dropped (libseccomp refuses it), arguments that repeat an index become
+//! one rule each (libseccomp cannot AND two conditions on one argument). An unknown action,
+//! architecture or flag is an error naming the field (the config parser already refuses
+//! unknown enum values). The notify action and `listenerPath` are refused until the
+//! listener hand-off exists.
+
+use crate::error::{Error, Result};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
+use std::str::FromStr;
+
+const EPERM: u32 = 1;
+
+fn err(path: impl Into<String>, e: impl std::fmt::Display) -> Error {
+    Error::config(path, e.to_string())
+}
+
+/// The JSON name of an enum value of the config (`SCMP_ACT_ERRNO`, `SCMP_ARCH_X86_64`...).
+fn json_name<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(String::from))
+        .unwrap_or_default()
+}
+
+fn action(a: LinuxSeccompAction, errno: Option<u32>, path: &str) -> Result<ScmpAction> {
+    Ok(match a {
+        LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
+            ScmpAction::KillThread
+        }
+        LinuxSeccompAction::ScmpActKillProcess => ScmpAction::KillProcess,
+        LinuxSeccompAction::ScmpActTrap => ScmpAction::Trap,
+        LinuxSeccompAction::ScmpActErrno => ScmpAction::Errno(errno.unwrap_or(EPERM) as i32),
+        LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(errno.unwrap_or(EPERM) as u16),
+        LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
+        LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
+        LinuxSeccompAction::ScmpActNotify => {
+            return Err(Error::config(path, "SCMP_ACT_NOTIFY is not supported yet"));
+        }
+    })
+}
+
+fn compare(arg: &LinuxSeccompArg, path: &str) -> Result<ScmpArgCompare> {
+    let op = match arg.op() {
+        LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
+        LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
+        LinuxSeccompOperator::ScmpCmpLe => ScmpCompareOp::LessOrEqual,
+        LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
+        LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
+        LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
+        LinuxSeccompOperator::ScmpCmpMaskedEq => {
+            // OCI: value is the mask, valueTwo what the masked argument must equal.
+            return Ok(ScmpArgCompare::new(
+                arg.index() as u32,
+                ScmpCompareOp::MaskedEqual(arg.value()),
+                arg.value_two().unwrap_or(0),
+            ));
+        }
+    };
+    if arg.index() > 5 {
+        return Err(Error::config(
+            path,
+            format!("argument index {} is not 0..=5", arg.index()),
+        ));
+    }
+    Ok(ScmpArgCompare::new(arg.index() as u32, op, arg.value()))
+}
+
+/// Builds the filter (without loading it), checking every field.
+pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
+    let base = "linux.seccomp";
+    let default = action(
+        s.default_action(),
+        s.default_errno_ret(),
+        &format!("{base}.defaultAction"),
+    )?;
+    if s.listener_path().is_some() {
+        return Err(Error::config(
+            format!("{base}.listenerPath"),
+            "seccomp notify listeners are not supported yet",
+        ));
+    }
+    let mut ctx = ScmpFilterContext::new(default).map_err(|e| err(base, e))?;
+    // no_new_privs is the config's business (process.noNewPrivileges), not libseccomp's.
+    ctx.set_ctl_nnp(false).map_err(|e| err(base, e))?;
+    for (i, arch) in s
+        .architectures()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let name = json_name(arch);
+        let a = ScmpArch::from_str(&name).map_err(|_| {
+            err(
+                format!("{base}.architectures[{i}]"),
+                format!("unknown {name}"),
+            )
+        })?;
+        match ctx.add_arch(a) {
+            Ok(_) => {}
+            // The native architecture is in every filter already.
+            Err(e) if e.errno() == Some(libseccomp::error::SeccompErrno::EEXIST) => {}
+            Err(e) => return Err(err(format!("{base}.architectures[{i}]"), e)),
+        }
+    }
+    for (i, flag) in s.flags().as_deref().unwrap_or_default().iter().enumerate() {
+        let name = json_name(flag);
+        let path = format!("{base}.flags[{i}]");
+        let r = match name.as_str() {
+            "SECCOMP_FILTER_FLAG_LOG" => ctx.set_ctl_log(true).map(|_| ()),
+            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => ctx.set_ctl_ssb(true).map(|_| ()),
+            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => ctx.set_ctl_waitkill(true).map(|_| ()),
+            // libseccomp always synchronises threads itself; nothing to ask for.
+            "SECCOMP_FILTER_FLAG_TSYNC" => Ok(()),
+            other => return Err(Error::config(path, format!("unknown flag {other}"))),
+        };
+        r.map_err(|e| err(path, e))?;
+    }
+    for (i, sc) in s
+        .syscalls()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let path = format!("{base}.syscalls[{i}]");
+        let act = action(sc.action(), sc.errno_ret(), &format!("{path}.action"))?;
+        if act == default {
+            continue;
+        }
+        let args: Vec<ScmpArgCompare> = sc
+            .args()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|a| compare(a, &format!("{path}.args")))
+            .collect::<Result<_>>()?;
+        let mut indices: Vec<usize> = sc
+            .args()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .map(|a| a.index())
+            .collect();
+        indices.sort_unstable();
+        let repeated = indices.windows(2).any(|w| w[0] == w[1]);
+        for name in sc.names() {
+            let Ok(call) = ScmpSyscall::from_name(name) else {
+                crate::log::debug(format!("{path}: skipping unknown syscall {name:?}"));
+                continue;
+            };
+            let added = if args.is_empty() {
+                ctx.add_rule(act, call)
+            } else if repeated {
+                args.iter()
+                    .try_for_each(|a| ctx.add_rule_conditional(act, call, &[*a]).map(|_| ()))
+                    .map(|_| &mut ctx)
+            } else {
+                ctx.add_rule_conditional(act, call, &args)
+            };
+            added.map_err(|e| err(format!("{path} ({name})"), e))?;
+        }
+    }
+    Ok(ctx)
+}
+
+/// Builds and loads the filter into the calling thread (the container's init, just before
+/// exec).
+pub fn load(s: &LinuxSeccomp) -> Result<()> {
+    build(s)?
+        .load()
+        .map_err(|e| err("linux.seccomp", format!("load the filter: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seccomp(v: serde_json::Value) -> LinuxSeccomp {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn builds_a_profile_with_args_and_unknown_names() {
+        let s = seccomp(serde_json::json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [
+                {"names": ["mkdir", "not_a_syscall_anywhere"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [
+                    {"index": 1, "value": 9, "op": "SCMP_CMP_EQ"},
+                    {"index": 1, "value": 15, "op": "SCMP_CMP_EQ"}]},
+                {"names": ["getpid"], "action": "SCMP_ACT_ALLOW"}
+            ]
+        }));
+        build(&s).unwrap();
+    }
+
+    #[test]
+    fn notify_and_listener_are_refused_with_the_field() {
+        let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
+        let e = build(&s).err().unwrap().to_string();
+        assert!(e.starts_with("linux.seccomp.defaultAction"), "{e}");
+        let s =
+            seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x"}));
+        assert!(
+            build(&s)
+                .err()
+                .unwrap()
+                .to_string()
+                .starts_with("linux.seccomp.listenerPath")
+        );
+    }
+
+    #[test]
+    fn bad_argument_index_is_refused() {
+        let s = seccomp(
+            serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+            {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 9, "value": 1, "op": "SCMP_CMP_EQ"}]}]}),
+        );
+        let e = build(&s).err().unwrap().to_string();
+        assert!(e.contains("linux.seccomp.syscalls[0].args"), "{e}");
+    }
+}

@@ -1,0 +1,270 @@
+//! seccomp: the OCI profile as a filter in the container, corral next to runc: blocked
+//! syscalls with their errno, argument conditions, the default action, unknown names, the
+//! filter applied to exec'd processes, and bad profiles.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+fn with_profile(script: &str, profile: serde_json::Value) -> Bundle {
+    let mut b = Bundle::new();
+    b.sh(script);
+    b.config["linux"]["seccomp"] = profile;
+    b
+}
+
+#[test]
+fn blocked_syscalls_fail_with_the_configured_errno() {
+    let b = with_profile(
+        "grep Seccomp: /proc/self/status; mkdir /tmp/x 2>&1; chmod 777 /tmp 2>&1; echo done",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"},
+                {"names": ["chmod", "fchmodat", "fchmodat2", "not_a_real_syscall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38}
+            ]
+        }),
+    );
+    let results = differential("seccomp", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    let out = &results[0].1;
+    assert!(out.contains("Seccomp:\t2"), "{out}");
+    assert!(
+        out.contains("Operation not permitted"),
+        "EPERM by default: {out}"
+    );
+    assert!(
+        out.contains("Function not implemented") || out.contains("not implemented"),
+        "errnoRet 38: {out}"
+    );
+    assert!(out.ends_with("done\n"), "{out}");
+}
+
+#[test]
+fn argument_conditions_select_calls() {
+    // kill(pid, 0) stays allowed, any other signal is refused.
+    let b = with_profile(
+        "kill -0 $$ && echo probe-ok; sleep 100 & kill -TERM $! 2>/dev/null || echo term-refused",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_ERRNO", "args": [
+                {"index": 1, "value": 0, "op": "SCMP_CMP_NE"}]}]
+        }),
+    );
+    let results = differential("seccompargs", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert!(
+        results[0].1.contains("probe-ok") && results[0].1.contains("term-refused"),
+        "{}",
+        results[0].1
+    );
+}
+
+#[test]
+fn masked_equal_compares_the_masked_argument() {
+    // Refuse open(2)-family calls whose flags include O_CREAT (0100), whatever else is set.
+    let b = with_profile(
+        "head -n1 /etc/passwd | cut -d: -f1; echo x 2>/dev/null > /tmp/new || echo create-refused",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [
+                {"names": ["open"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 1, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"}]},
+                {"names": ["openat"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 2, "value": 64, "valueTwo": 64, "op": "SCMP_CMP_MASKED_EQ"}]}
+            ]
+        }),
+    );
+    let mut b = b;
+    b.config["root"]["readonly"] = json!(false);
+    let results = differential("seccompmask", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert_eq!(results[0].1, "root\ncreate-refused\n");
+}
+
+#[test]
+fn default_errno_with_an_allow_list() {
+    // Everything refused with ENOSYS but what busybox needs to print and exit.
+    let allowed = json!([
+        "read",
+        "write",
+        "exit",
+        "exit_group",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "rt_sigreturn",
+        "brk",
+        "mmap",
+        "munmap",
+        "mprotect",
+        "arch_prctl",
+        "set_tid_address",
+        "execve",
+        "getpid",
+        "getuid",
+        "geteuid",
+        "getppid",
+        "ioctl",
+        "fstat",
+        "newfstatat",
+        "stat",
+        "close",
+        "fcntl",
+        "prctl",
+        "uname",
+        "getcwd",
+        "readlink",
+        "access",
+        "futex",
+        "set_robust_list",
+        "rseq",
+        "getrandom",
+        "poll",
+        "sched_yield",
+        "write",
+        "openat",
+        "open",
+        "lseek",
+        "sigaltstack",
+        "statx",
+        "madvise",
+        "close_range",
+        "sendmsg",
+        "recvmsg",
+        "recvfrom",
+        "sendto",
+        "nanosleep",
+        "clock_nanosleep",
+        "wait4",
+        "getdents64",
+        "capget",
+        "capset",
+        "setgroups",
+        "setresuid",
+        "setresgid",
+        "chdir",
+        "umask",
+        "setsid",
+        "dup2",
+        "dup3",
+        "pipe2",
+        // What runc's own Go init still calls after it loaded the filter.
+        "clone",
+        "clone3",
+        "fstatfs",
+        "statfs",
+        "sched_getaffinity",
+        "epoll_create1",
+        "epoll_ctl",
+        "epoll_pwait",
+        "epoll_wait",
+        "eventfd2",
+        "gettid",
+        "tgkill",
+        "mincore",
+        "pread64",
+        "readlinkat",
+        "fchdir",
+        "openat2",
+        "faccessat",
+        "faccessat2",
+        "prlimit64",
+        "getrlimit",
+        "dup",
+        "pipe",
+        "waitid",
+        "keyctl",
+        "socket",
+        "connect",
+        "getsockopt",
+        "setsockopt",
+        "kill",
+        "getpgrp",
+        "setpgid",
+        "getgid",
+        "getegid",
+        "getgroups",
+        "sysinfo",
+        "fchown",
+        "fchmod"
+    ]);
+    let b = with_profile(
+        "echo alive; hostname newname 2>/dev/null || echo refused; echo end",
+        json!({
+            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]
+        }),
+    );
+    let results = differential("seccompdefault", |rt, id| rt.run_bundle(&b, id));
+    assert_same(&results);
+    let (code, out, _) = &results[0].1;
+    assert_eq!(*code, 0);
+    assert!(
+        out.starts_with("alive\n") && out.ends_with("end\n"),
+        "{out}"
+    );
+}
+
+#[test]
+fn exec_gets_the_containers_filter() {
+    let b = with_profile(
+        "sleep 1000",
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}),
+    );
+    let results = differential("seccompexec", |rt, id| {
+        rt.start_detached(&b, id);
+        let out = rt.run(&[
+            "exec",
+            id,
+            "sh",
+            "-c",
+            "grep Seccomp: /proc/self/status; mkdir /tmp/y 2>&1; true",
+        ]);
+        stdout_of(&out)
+    });
+    assert_same(&results);
+    assert!(
+        results[0].1.contains("Seccomp:\t2") && results[0].1.contains("Operation not permitted"),
+        "{}",
+        results[0].1
+    );
+}
+
+#[test]
+fn bad_profiles_are_refused_with_the_field() {
+    for (profile, words) in [
+        (
+            json!({"defaultAction": "SCMP_ACT_NOPE"}),
+            "linux.seccomp.defaultAction",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PDP11"]}),
+            "linux.seccomp.architectures",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["kill"], "action": "SCMP_ACT_WHAT"}]}),
+            "linux.seccomp.syscalls[0].action",
+        ),
+        (
+            json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_BOGUS"]}),
+            "linux.seccomp.flags",
+        ),
+    ] {
+        for rt in Runtime::both() {
+            let b = with_profile("true", profile.clone());
+            let id = unique_id("badseccomp");
+            let _guard = rt.guard(&id);
+            b.write_for(&rt, &id);
+            let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
+            assert_eq!(out.status.code(), Some(1), "{} {profile}", rt.name);
+            if rt.name == "corral" {
+                assert!(
+                    stderr_of(&out).contains(words),
+                    "{profile}: {}",
+                    stderr_of(&out)
+                );
+            }
+            assert_clean(&rt, &id);
+        }
+    }
+}
