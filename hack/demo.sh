@@ -3,9 +3,10 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
-if [ ! -x /bin/busybox ] || ! command -v python3 >/dev/null; then
+if [ ! -x /bin/busybox ] || ! command -v python3 >/dev/null || ! dpkg -s libseccomp-dev >/dev/null 2>&1 \
+  || ! command -v pkg-config >/dev/null; then
   apt-get update -qq
-  apt-get install -y -qq busybox-static python3 >/dev/null
+  apt-get install -y -qq busybox-static python3 libseccomp-dev pkg-config >/dev/null
 fi
 cargo build --release --quiet
 corral="$PWD/target/release/corral"
