@@ -205,6 +205,7 @@ fn validate_linux(spec: &Spec) -> Result<()> {
 /// Parts of the spec whose support lands in later work. We refuse them loudly rather than
 /// run a container that silently lacks a limit or a filter the caller asked for.
 fn validate_unsupported(spec: &Spec) -> Result<()> {
+    check_selinux_labels(spec)?;
     if let Some(linux) = spec.linux() {
         if let Some(s) = linux.seccomp() {
             // Building the filter here reports a bad profile before anything exists.
@@ -247,6 +248,34 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
                 },
             ));
         }
+    }
+    Ok(())
+}
+
+/// SELinux labels: runc ignores them when SELinux is off, and clients (podman on Debian)
+/// send them anyway; with SELinux on, applying them is not implemented yet, so refuse.
+fn check_selinux_labels(spec: &Spec) -> Result<()> {
+    let process_label = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.selinux_label().clone());
+    let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
+    for (field, label) in [
+        ("process.selinuxLabel", process_label),
+        ("linux.mountLabel", mount_label),
+    ] {
+        let Some(label) = label.filter(|l| !l.is_empty()) else {
+            continue;
+        };
+        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
+            return Err(Error::config(
+                field,
+                "applying SELinux labels is not supported yet",
+            ));
+        }
+        crate::log::debug(format!(
+            "{field} {label:?} ignored: SELinux is not enabled on this host"
+        ));
     }
     Ok(())
 }
