@@ -385,11 +385,7 @@ fn foreground_run_forwards_signals() {
         let mut buf = [0u8; 6];
         std::io::Read::read_exact(&mut out, &mut buf).unwrap();
         assert_eq!(&buf, b"ready\n");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
+        signal(child.id(), nix::sys::signal::Signal::SIGTERM);
         child.wait().unwrap().code()
     });
     assert_same(&results);

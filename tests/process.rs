@@ -161,20 +161,7 @@ fn only_stdio_and_preserved_fds_reach_the_process() {
         let f = std::fs::File::open(&data).unwrap();
         let mut c = rt.cmd();
         c.args(["run", "--preserve-fds", "1", "--bundle", b.path_str(), id]);
-        let fd3 = std::os::fd::AsRawFd::as_raw_fd(&f);
-        // SAFETY: dup2 in the child between fork and exec, onto fd 3, of an fd we own.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
-                if fd3 != 3 && libc::dup2(fd3, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                // dup2 onto itself keeps close-on-exec; clear it explicitly.
-                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        pass_as_fd3(&mut c, &f);
         let out = capture(&mut c);
         assert!(out.status.success(), "{}: {}", rt.name, stderr_of(&out));
         stdout_of(&out)
@@ -308,7 +295,6 @@ fn socket_activation_fds_pass_through_like_runc() {
         let data = b.path().join("listen-data");
         std::fs::write(&data, "activated\n").unwrap();
         let f = std::fs::File::open(&data).unwrap();
-        let fd = std::os::fd::AsRawFd::as_raw_fd(&f);
         // systemd's rule: the fds are ours only if LISTEN_PID is our pid, so set it in a shell
         // that then execs the runtime (same pid).
         let mut c = std::process::Command::new("sh");
@@ -316,18 +302,7 @@ fn socket_activation_fds_pass_through_like_runc() {
             .arg(&rt.bin)
             .args(["--root", rt.root.path().to_str().unwrap()])
             .args(["run", "--bundle", b.path_str(), id]);
-        // SAFETY: dup2 onto fd 3 between fork and exec, of an fd we own.
-        unsafe {
-            std::os::unix::process::CommandExt::pre_exec(&mut c, move || {
-                if fd != 3 && libc::dup2(fd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        pass_as_fd3(&mut c, &f);
         let out = capture(&mut c);
         assert!(out.status.success(), "{}: {}", rt.name, stderr_of(&out));
         stdout_of(&out)

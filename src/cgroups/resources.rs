@@ -36,6 +36,15 @@ impl Cgroup {
         self.paths.get("")
     }
 
+    /// The directory holding `controller`'s files: its v1 hierarchy, or the unified one.
+    fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
+        if self.is_v2() {
+            self.unified()
+        } else {
+            self.v1(controller)
+        }
+    }
+
     fn is_v2(&self) -> bool {
         self.layout == Some(Layout::V2)
     }
@@ -54,11 +63,7 @@ impl Cgroup {
             } else {
                 "max".to_string()
             };
-            let dir = if self.is_v2() {
-                self.unified()
-            } else {
-                self.v1("pids")
-            };
+            let dir = self.dir_for("pids");
             set(
                 dir.ok_or_else(|| missing("pids", "pids controller"))?,
                 "pids.max",
@@ -119,11 +124,7 @@ impl Cgroup {
             }
         }
         for (dev, limit) in r.rdma().as_ref().into_iter().flatten() {
-            let dir = if self.is_v2() {
-                self.unified()
-            } else {
-                self.v1("rdma")
-            };
+            let dir = self.dir_for("rdma");
             let dir = dir.ok_or_else(|| missing("rdma", "rdma controller"))?;
             let mut value = dev.clone();
             if let Some(h) = limit.hca_handles() {
@@ -281,11 +282,7 @@ impl Cgroup {
     }
 
     fn apply_cpu(&self, c: &LinuxCpu) -> Result<()> {
-        let cpuset = if self.is_v2() {
-            self.unified()
-        } else {
-            self.v1("cpuset")
-        };
+        let cpuset = self.dir_for("cpuset");
         if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
             set(
                 cpuset.ok_or_else(|| missing("cpu.cpus", "cpuset controller"))?,
@@ -388,11 +385,7 @@ impl Cgroup {
     }
 
     fn apply_block_io(&self, b: &LinuxBlockIo) -> Result<()> {
-        let dir = if self.is_v2() {
-            self.unified()
-        } else {
-            self.v1("blkio")
-        };
+        let dir = self.dir_for("blkio");
         let dir = dir.ok_or_else(|| missing("blockIO", "blkio/io controller"))?;
         if let Some(w) = b.weight() {
             self.set_io_weight(dir, w)?;

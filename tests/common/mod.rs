@@ -468,6 +468,29 @@ fn read_all(mut f: std::fs::File) -> Vec<u8> {
     v
 }
 
+/// Makes `file` fd 3 of the command's process (for --preserve-fds and LISTEN_FDS tests).
+pub fn pass_as_fd3(c: &mut Command, file: &std::fs::File) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(file);
+    // SAFETY: dup2/fcntl between fork and exec on an fd the caller keeps open until spawn.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(c, move || {
+            if fd != 3 && libc::dup2(fd, 3) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // dup2 onto itself keeps close-on-exec; clear it explicitly.
+            if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sends `sig` to a process we started.
+pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
+}
+
 pub fn stdout_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).to_string()
 }
