@@ -2,7 +2,7 @@
 //! as runc does (SCM_RIGHTS), and the copy loop `run` uses when it keeps the master itself.
 
 use crate::error::{Context, Error, Result};
-use crate::rootfs::resolve::{Kind, RootDir};
+use crate::rootfs::resolve::RootDir;
 use crate::syscall::{fd_path, open_pty_peer, set_controlling_tty, set_winsize, unlock_pty};
 use nix::mount::{MsFlags, mount};
 use sendfd::{RecvWithFd, SendWithFd};
@@ -33,9 +33,7 @@ pub fn setup_console(
         set_winsize(slave.as_raw_fd(), rows, cols).ctx(|| "process.consoleSize")?;
     }
     if dev_console {
-        let console = root
-            .ensure(Path::new("/dev/console"), Kind::File)
-            .ctx(|| "create /dev/console")?;
+        let console = console_target(root)?;
         mount(
             Some(fd_path(&slave).as_str()),
             fd_path(&console).as_str(),
@@ -52,6 +50,50 @@ pub fn setup_console(
     nix::unistd::dup2_stderr(&slave).ctx(|| "dup pty slave to stderr")?;
     set_controlling_tty(0).ctx(|| "make the pty the controlling terminal")?;
     Ok(())
+}
+
+/// /dev/console as a plain file we made, never whatever the image put there: a symlink in
+/// the image (CVE-2025-52565) would otherwise send the pty bind mount onto its target.
+fn console_target(root: &RootDir) -> Result<OwnedFd> {
+    let (dev, name) = root
+        .parent_of(Path::new("/dev/console"))
+        .ctx(|| "resolve /dev")?;
+    let existing = nix::sys::stat::fstatat(
+        dev.as_fd(),
+        name.as_path(),
+        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+    );
+    if let Ok(st) = existing
+        && st.st_mode & libc::S_IFMT != libc::S_IFREG
+    {
+        let flags = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+            nix::unistd::UnlinkatFlags::RemoveDir
+        } else {
+            nix::unistd::UnlinkatFlags::NoRemoveDir
+        };
+        nix::unistd::unlinkat(dev.as_fd(), name.as_path(), flags)
+            .ctx(|| "remove the image's /dev/console")?;
+    }
+    let oflags = nix::fcntl::OFlag::O_CREAT
+        | nix::fcntl::OFlag::O_WRONLY
+        | nix::fcntl::OFlag::O_NOFOLLOW
+        | nix::fcntl::OFlag::O_CLOEXEC;
+    drop(
+        nix::fcntl::openat(
+            dev.as_fd(),
+            name.as_path(),
+            oflags,
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .ctx(|| "create /dev/console")?,
+    );
+    nix::fcntl::openat(
+        dev.as_fd(),
+        name.as_path(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .ctx(|| "open /dev/console")
 }
 
 fn send_master(console_fd: RawFd, master: &OwnedFd) -> Result<()> {

@@ -58,6 +58,7 @@ fn stage1(chan: &mut Channel) -> Result<()> {
             PROTOCOL_VERSION, cfg.protocol
         )));
     }
+    set_oom_score_adj(&cfg)?;
     match cfg.join_pid {
         Some(pid) => namespaces::join_container(pid, &cfg)?,
         None => namespaces::enter(&cfg, chan)?,
@@ -80,4 +81,18 @@ fn stage2_main(chan: &mut Channel, cfg: InitConfig) -> ! {
             std::process::exit(1);
         }
     }
+}
+
+/// Written here, while /proc is still the host's and before any namespace is joined, and
+/// inherited by the container process: a container cannot redirect a write that happens
+/// before we enter it (CVE-2025-52881 went through a container-controlled /proc).
+fn set_oom_score_adj(cfg: &InitConfig) -> Result<()> {
+    let Some(adj) = cfg.spec.process().as_ref().and_then(|p| p.oom_score_adj()) else {
+        return Ok(());
+    };
+    std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| {
+        Error::other(format!(
+            "process.oomScoreAdj: write /proc/self/oom_score_adj: {e}"
+        ))
+    })
 }

@@ -33,10 +33,6 @@ pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
     } else {
         build_container(cfg, process, chan, hook_state.as_deref())?;
     }
-    if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
-            .ctx(|| "process.oomScoreAdj: write /proc/self/oom_score_adj")?;
-    }
     let exec = super::process::prepare(cfg, process)?;
 
     // Our own fds (sync socket, fifo, ...) must not reach the container process.

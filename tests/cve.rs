@@ -1,0 +1,154 @@
+//! Regression tests for known runtime CVEs, each a container built with the malicious image
+//! layout. (CVE-2019-5736 and CVE-2024-21626 live in tests/exec.rs, next to the exec paths
+//! they attack; symlinked mount targets in tests/rootfs.rs.)
+
+mod common;
+
+use common::*;
+use serde_json::json;
+
+/// A bundle whose /dev is the image's own (bind-mounted from a directory we control), so
+/// what the image puts in /dev is what the runtime meets.
+fn image_dev_bundle(script: &str) -> (Bundle, tempfile::TempDir) {
+    let dev = tempfile::tempdir().unwrap();
+    let mut b = Bundle::new();
+    b.sh(script);
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.retain(|m| {
+        m["destination"] != "/dev"
+            && m["destination"] != "/dev/pts"
+            && m["destination"] != "/dev/shm"
+            && m["destination"] != "/dev/mqueue"
+    });
+    mounts.push(
+        json!({"destination": "/dev", "type": "bind", "source": dev.path(), "options": ["rbind"]}),
+    );
+    mounts.push(json!({"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]}));
+    (b, dev)
+}
+
+#[test]
+fn cve_2025_31133_masked_paths_use_a_verified_dev_null() {
+    // The image's /dev/null points at a procfs file; masking must not bind that file over
+    // /proc/keys (which would make it writable as /proc/keys).
+    let (b, dev) = image_dev_bundle("wc -c < /proc/keys; ls -l /proc/keys | cut -c1");
+    std::os::unix::fs::symlink("/proc/sys/kernel/core_pattern", dev.path().join("null")).unwrap();
+    let rt = Runtime::corral();
+    let id = unique_id("cve31133");
+    let _guard = rt.guard(&id);
+    let core_pattern = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let out = rt.output_of(&b, &id);
+    assert_eq!(
+        out, "0\nc\n",
+        "/proc/keys is masked by a real, empty character device"
+    );
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        core_pattern
+    );
+    rt.cleanup(&id);
+}
+
+#[test]
+fn cve_2025_52565_dev_console_symlink_is_not_followed() {
+    // The image's /dev/console points at a file of the rootfs; the pty must be bound over a
+    // /dev/console of ours, not over the symlink's target.
+    let (mut b, dev) = image_dev_bundle("cat /etc/motd; ls -l /dev/console | cut -c1");
+    b.config["process"]["terminal"] = json!(true);
+    std::fs::write(b.rootfs().join("etc/motd"), "untouched\n").unwrap();
+    std::os::unix::fs::symlink("/etc/motd", dev.path().join("console")).unwrap();
+    let rt = Runtime::corral();
+    let id = unique_id("cve52565");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let sock = b.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut data = [0u8; 256];
+        let mut fds = [0i32; 1];
+        let (_, n) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut data, &mut fds).unwrap();
+        assert_eq!(n, 1);
+        // SAFETY: received through SCM_RIGHTS; ours now.
+        unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) }
+    });
+    rt.ok(&[
+        "create",
+        "--bundle",
+        b.path_str(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ]);
+    let mut master = receiver.join().unwrap();
+    rt.ok(&["start", &id]);
+    let mut text = Vec::new();
+    let mut buf = [0u8; 1024];
+    while let Ok(n) = std::io::Read::read(&mut master, &mut buf) {
+        if n == 0 {
+            break;
+        }
+        text.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&text).replace('\r', "");
+    assert_eq!(text, "untouched\nc\n");
+    assert_eq!(
+        std::fs::read_to_string(b.rootfs().join("etc/motd")).unwrap(),
+        "untouched\n"
+    );
+    rt.cleanup(&id);
+}
+
+#[test]
+fn cve_2025_52881_oom_score_adj_is_written_outside_the_container() {
+    // A container that replaced its /proc cannot redirect the runtime's write of
+    // oom_score_adj for an exec'd process: corral writes it before joining the container.
+    let caps = json!(["CAP_SYS_ADMIN", "CAP_KILL"]);
+    let mut b = Bundle::with_args(&["sh", "-c", "mount -t tmpfs tmpfs /proc && sleep 1000"]);
+    b.config["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    b.config["process"]["oomScoreAdj"] = json!(300);
+    let rt = Runtime::corral();
+    let id = unique_id("cve52881");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let pid_file = b.path().join("exec.pid");
+    let out = rt.run(&[
+        "exec",
+        "--detach",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    let adj = std::fs::read_to_string(format!("/proc/{pid}/oom_score_adj")).unwrap();
+    assert_eq!(adj.trim(), "300");
+    rt.cleanup(&id);
+}
+
+#[test]
+fn state_is_private_and_ids_cannot_escape_the_root() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let rt = Runtime::corral();
+    let id = unique_id("private");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    use std::os::unix::fs::PermissionsExt;
+    let dir = rt.root.path().join(&id);
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir) & 0o044, 0, "state dir not readable by others");
+    assert_eq!(
+        mode(&dir.join("state.json")) & 0o077,
+        0,
+        "state file private"
+    );
+    for bad in ["../escape", "/", ".."] {
+        let out = rt.run(&["state", bad]);
+        assert!(!out.status.success(), "{bad:?}");
+    }
+    rt.cleanup(&id);
+}
