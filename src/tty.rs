@@ -1,11 +1,11 @@
 //! Terminals: the pty made inside the container, its master handed over the console socket
 //! as runc does (SCM_RIGHTS), and the copy loop `run` uses when it keeps the master itself.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Result};
 use crate::rootfs::resolve::RootDir;
 use crate::syscall::{fd_path, open_pty_peer, set_controlling_tty, set_winsize, unlock_pty};
 use nix::mount::{MsFlags, mount};
-use sendfd::{RecvWithFd, SendWithFd};
+use sendfd::SendWithFd;
 use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -107,16 +107,7 @@ fn send_master(console_fd: RawFd, master: &OwnedFd) -> Result<()> {
 
 /// In the parent: receives the master that the init sent over `sock`.
 pub fn receive_master(sock: &UnixStream) -> Result<OwnedFd> {
-    let mut buf = [0u8; 4096];
-    let mut fds = [0 as RawFd; 1];
-    let (_, n) = sock
-        .recv_with_fd(&mut buf, &mut fds)
-        .ctx(|| "receive pty master")?;
-    if n != 1 {
-        return Err(Error::other("the init sent no pty master"));
-    }
-    // SAFETY: the fd arrived through SCM_RIGHTS and belongs to us now.
-    Ok(unsafe { OwnedFd::from_raw_fd(fds[0]) })
+    crate::launch::channel::recv_fd(sock).ctx(|| "receive pty master")
 }
 
 /// Puts our stdin in raw mode while the container owns the terminal; restores it on drop.

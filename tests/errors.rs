@@ -244,8 +244,8 @@ fn user_namespace_without_mappings() {
 fn refused_features_name_their_field() {
     rejected_by_corral(
         |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_NOTIFY"}),
-        "linux.seccomp.defaultAction",
-        "seccomp notify is not implemented yet: refused, never ignored",
+        "linux.seccomp.listenerPath",
+        "SCMP_ACT_NOTIFY without a listener; runc 1.1 accepts it and the syscalls hang",
     );
     rejected_by_corral(
         |c| c["linux"]["intelRdt"] = json!({"closID": "x"}),

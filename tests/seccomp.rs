@@ -268,3 +268,87 @@ fn bad_profiles_are_refused_with_the_field() {
         }
     }
 }
+
+/// A seccomp agent on `path`: receives the containerProcessState and the notify fd, then
+/// answers every notification with EOPNOTSUPP until the filter has no more users.
+fn seccomp_agent(path: std::path::PathBuf) -> std::thread::JoinHandle<serde_json::Value> {
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut fds = [0i32; 1];
+        let (n, nfds) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut buf, &mut fds).unwrap();
+        assert_eq!(nfds, 1, "the notify fd arrives with the message");
+        let msg: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
+        while let Ok(req) = libseccomp::ScmpNotifReq::receive(fds[0]) {
+            let resp = libseccomp::ScmpNotifResp::new_error(
+                req.id,
+                -libc::EOPNOTSUPP,
+                libseccomp::ScmpNotifRespFlags::empty(),
+            );
+            if resp.respond(fds[0]).is_err() {
+                break;
+            }
+        }
+        msg
+    })
+}
+
+#[test]
+fn notify_hands_the_listener_fd_to_the_agent() {
+    let b = with_profile(
+        "mkdir /tmp/z 2>&1; echo done",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": "/placeholder",
+            "listenerMetadata": "agent-meta",
+            "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    let mut b = b;
+    let results = differential("notify", |rt, id| {
+        let sock = b.path().join(format!("{}-agent.sock", rt.name));
+        b.config["linux"]["seccomp"]["listenerPath"] = json!(sock);
+        let agent = seccomp_agent(sock);
+        let out = rt.output_of(&b, id);
+        let msg = agent.join().unwrap();
+        assert_eq!(msg["fds"], json!(["seccompFd"]), "{}: {msg}", rt.name);
+        assert_eq!(msg["metadata"], "agent-meta", "{}", rt.name);
+        assert_eq!(msg["state"]["id"], id, "{}", rt.name);
+        assert!(msg["pid"].as_i64().unwrap() > 0, "{}", rt.name);
+        out
+    });
+    assert_same(&results);
+    assert!(
+        results[0].1.contains("Operation not supported") && results[0].1.ends_with("done\n"),
+        "{}",
+        results[0].1
+    );
+}
+
+#[test]
+fn notify_with_nobody_listening_fails_create_and_leaves_nothing() {
+    let b = with_profile(
+        "true",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": "/nonexistent/agent.sock",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    for rt in Runtime::both() {
+        let id = unique_id("nolistener");
+        let _guard = rt.guard(&id);
+        b.write_for(&rt, &id);
+        let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
+        assert_eq!(out.status.code(), Some(1), "{}", rt.name);
+        if rt.name == "corral" {
+            assert!(
+                stderr_of(&out).contains("linux.seccomp.listenerPath"),
+                "{}",
+                stderr_of(&out)
+            );
+        }
+        assert_clean(&rt, &id);
+    }
+}

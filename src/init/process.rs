@@ -17,6 +17,8 @@ use std::str::FromStr;
 /// Everything execve needs, resolved before we report ready.
 pub struct Exec {
     pub path: PathBuf,
+    /// The seccomp notify listener fd, for the parent to pass on (SCMP_ACT_NOTIFY profiles).
+    pub notify_fd: Option<std::os::fd::OwnedFd>,
     argv: Vec<CString>,
     envp: Vec<CString>,
 }
@@ -43,8 +45,9 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let nnp = p.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
+    let mut notify_fd = None;
     if let Some(s) = seccomp.as_ref().filter(|_| !nnp) {
-        crate::seccomp::load(s)?;
+        notify_fd = crate::seccomp::load(s)?;
     }
     switch_user(p)?;
     caps.apply()?;
@@ -69,10 +72,11 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     let path = lookup_executable(&args[0], &env)?;
     // Last, so the filter constrains as little of our own set-up as possible.
     if let Some(s) = seccomp.as_ref().filter(|_| nnp) {
-        crate::seccomp::load(s)?;
+        notify_fd = crate::seccomp::load(s)?;
     }
     Ok(Exec {
         path,
+        notify_fd,
         argv: to_cstrings(&args, "process.args")?,
         envp: to_cstrings(&env, "process.env")?,
     })

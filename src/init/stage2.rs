@@ -33,7 +33,12 @@ pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
     } else {
         build_container(cfg, process, chan, hook_state.as_deref())?;
     }
-    let exec = super::process::prepare(cfg, process)?;
+    let mut exec = super::process::prepare(cfg, process)?;
+    if let Some(fd) = exec.notify_fd.take() {
+        send(chan, &FromInit::SeccompListener)?;
+        crate::launch::channel::send_fd(chan.stream(), std::os::fd::AsRawFd::as_raw_fd(&fd))
+            .ctx(|| "send the seccomp notify fd to the parent")?;
+    }
 
     // Our own fds (sync socket, fifo, ...) must not reach the container process.
     crate::syscall::cloexec_from(3 + cfg.preserve_fds).ctx(|| "mark fds close-on-exec")?;

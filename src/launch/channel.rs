@@ -61,6 +61,9 @@ pub enum FromInit {
     Pid(i32),
     /// Mounts are done, pivot_root is not: time for prestart and createRuntime hooks.
     RunHooks,
+    /// The seccomp notify fd follows on the socket (SCM_RIGHTS on one byte), for the parent
+    /// to pass to `linux.seccomp.listenerPath`.
+    SeccompListener,
     /// Set-up is done; the init is about to block on the exec fifo.
     Ready,
     /// The commit was seen.
@@ -110,6 +113,23 @@ impl Channel {
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
+}
+
+/// Sends one fd over a unix socket (SCM_RIGHTS on a one-byte message).
+pub fn send_fd(sock: &UnixStream, fd: std::os::fd::RawFd) -> io::Result<()> {
+    sendfd::SendWithFd::send_with_fd(sock, &[0u8], &[fd]).map(|_| ())
+}
+
+/// Receives one fd sent with SCM_RIGHTS.
+pub fn recv_fd(sock: &UnixStream) -> io::Result<std::os::fd::OwnedFd> {
+    let mut buf = [0u8; 4096];
+    let mut fds = [0 as std::os::fd::RawFd; 1];
+    let (_, n) = sendfd::RecvWithFd::recv_with_fd(sock, &mut buf, &mut fds)?;
+    if n != 1 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd arrived"));
+    }
+    // SAFETY: the fd arrived through SCM_RIGHTS and belongs to us now.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) })
 }
 
 #[cfg(test)]

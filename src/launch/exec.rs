@@ -95,7 +95,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
     chan.send(&ToInit::Config(Box::new(config)))
         .ctx(|| "send config to init")?;
     drop(console_pass);
-    let process = drive_exec(&mut chan, &mut cleanup, opts.pid_file.as_deref())?;
+    let process = drive_exec(&mut chan, &mut cleanup, opts.pid_file.as_deref(), container)?;
     cleanup.disarm();
     let console = match console_keep {
         Some(sock) => Some(crate::tty::receive_master(&sock)?),
@@ -112,6 +112,7 @@ fn drive_exec(
     chan: &mut Channel,
     cleanup: &mut Cleanup,
     pid_file: Option<&Path>,
+    container: &Container,
 ) -> Result<ProcessId> {
     let mut process = None;
     loop {
@@ -125,6 +126,15 @@ fn drive_exec(
                         .ok_or_else(|| Error::other("exec'd process exited during setup"))?,
                 );
                 chan.send(&ToInit::Go(None)).ctx(|| "send to init")?;
+            }
+            Some(FromInit::SeccompListener) => {
+                let fd = super::channel::recv_fd(chan.stream())
+                    .ctx(|| "receive the seccomp notify fd")?;
+                let pid = process.map(|p| p.pid).unwrap_or_default();
+                let spec = &container.state.spec;
+                if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+                    crate::seccomp::listener::send(s, &fd, pid, &container.oci_state())?;
+                }
             }
             Some(FromInit::Ready) => {
                 let p =

@@ -231,6 +231,18 @@ fn drive_init(
                 chan.send(&ToInit::Go(Some(Box::new(hook_state))))
                     .ctx(|| "send to init")?;
             }
+            Some(FromInit::SeccompListener) => {
+                let fd = channel::recv_fd(chan.stream()).ctx(|| "receive the seccomp notify fd")?;
+                if let Some(s) = bundle
+                    .spec
+                    .linux()
+                    .as_ref()
+                    .and_then(|l| l.seccomp().as_ref())
+                {
+                    let st = state.oci_state(crate::container::Status::Creating);
+                    crate::seccomp::listener::send(s, &fd, state.init.pid, &st)?;
+                }
+            }
             Some(FromInit::RunHooks) => {
                 let hook_state = state.oci_state(crate::container::Status::Creating);
                 crate::hooks::run(&bundle.spec, crate::hooks::Kind::Prestart, &hook_state)?;

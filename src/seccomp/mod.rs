@@ -5,8 +5,10 @@
 //! default action is dropped (libseccomp refuses it), arguments that repeat an index become
 //! one rule each (libseccomp cannot AND two conditions on one argument). An unknown action,
 //! architecture or flag is an error naming the field (the config parser already refuses
-//! unknown enum values). The notify action and `listenerPath` are refused until the
-//! listener hand-off exists.
+//! unknown enum values). With SCMP_ACT_NOTIFY the init hands the listener fd to the parent,
+//! which sends it to `listenerPath` with the container's state (`listener.rs`).
+
+pub mod listener;
 
 use crate::error::{Error, Result};
 use libseccomp::{
@@ -29,8 +31,8 @@ fn json_name<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
-fn action(a: LinuxSeccompAction, errno: Option<u32>, path: &str) -> Result<ScmpAction> {
-    Ok(match a {
+fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
+    match a {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
             ScmpAction::KillThread
         }
@@ -40,10 +42,8 @@ fn action(a: LinuxSeccompAction, errno: Option<u32>, path: &str) -> Result<ScmpA
         LinuxSeccompAction::ScmpActTrace => ScmpAction::Trace(errno.unwrap_or(EPERM) as u16),
         LinuxSeccompAction::ScmpActAllow => ScmpAction::Allow,
         LinuxSeccompAction::ScmpActLog => ScmpAction::Log,
-        LinuxSeccompAction::ScmpActNotify => {
-            return Err(Error::config(path, "SCMP_ACT_NOTIFY is not supported yet"));
-        }
-    })
+        LinuxSeccompAction::ScmpActNotify => ScmpAction::Notify,
+    }
 }
 
 fn compare(arg: &LinuxSeccompArg, path: &str) -> Result<ScmpArgCompare> {
@@ -75,15 +75,23 @@ fn compare(arg: &LinuxSeccompArg, path: &str) -> Result<ScmpArgCompare> {
 /// Builds the filter (without loading it), checking every field.
 pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     let base = "linux.seccomp";
-    let default = action(
-        s.default_action(),
-        s.default_errno_ret(),
-        &format!("{base}.defaultAction"),
-    )?;
-    if s.listener_path().is_some() {
+    let default = action(s.default_action(), s.default_errno_ret());
+    if notifies(s)
+        && s.listener_path()
+            .as_ref()
+            .is_none_or(|p| p.as_os_str().is_empty())
+    {
         return Err(Error::config(
             format!("{base}.listenerPath"),
-            "seccomp notify listeners are not supported yet",
+            "is required when an action is SCMP_ACT_NOTIFY",
+        ));
+    }
+    if let Some(p) = s.listener_path()
+        && !p.is_absolute()
+    {
+        return Err(Error::config(
+            format!("{base}.listenerPath"),
+            format!("{} is not an absolute path", p.display()),
         ));
     }
     let mut ctx = ScmpFilterContext::new(default).map_err(|e| err(base, e))?;
@@ -131,7 +139,7 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         .enumerate()
     {
         let path = format!("{base}.syscalls[{i}]");
-        let act = action(sc.action(), sc.errno_ret(), &format!("{path}.action"))?;
+        let act = action(sc.action(), sc.errno_ret());
         if act == default {
             continue;
         }
@@ -171,12 +179,38 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     Ok(ctx)
 }
 
+/// Whether the profile uses the notify action (and so yields a listener fd).
+pub fn notifies(s: &LinuxSeccomp) -> bool {
+    s.default_action() == LinuxSeccompAction::ScmpActNotify
+        || s.syscalls()
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.action() == LinuxSeccompAction::ScmpActNotify)
+}
+
 /// Builds and loads the filter into the calling thread (the container's init, just before
-/// exec).
-pub fn load(s: &LinuxSeccomp) -> Result<()> {
-    build(s)?
-        .load()
-        .map_err(|e| err("linux.seccomp", format!("load the filter: {e}")))
+/// exec). Returns the notify listener fd when the profile has SCMP_ACT_NOTIFY rules.
+pub fn load(s: &LinuxSeccomp) -> Result<Option<std::os::fd::OwnedFd>> {
+    let ctx = build(s)?;
+    ctx.load()
+        .map_err(|e| err("linux.seccomp", format!("load the filter: {e}")))?;
+    if !notifies(s) {
+        return Ok(None);
+    }
+    let fd = ctx
+        .get_notify_fd()
+        .map_err(|e| err("linux.seccomp", format!("get the notify fd: {e}")))?;
+    // Our own copy: the filter context may close its fd when dropped.
+    // SAFETY: F_DUPFD_CLOEXEC on an fd libseccomp gave us; returns a new fd or -1.
+    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if dup < 0 {
+        return Err(err("linux.seccomp", std::io::Error::last_os_error()));
+    }
+    // SAFETY: a fresh fd that nobody else owns.
+    Ok(Some(unsafe {
+        <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dup)
+    }))
 }
 
 #[cfg(test)]
@@ -204,12 +238,13 @@ mod tests {
     }
 
     #[test]
-    fn notify_and_listener_are_refused_with_the_field() {
-        let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_NOTIFY"}));
+    fn notify_needs_an_absolute_listener_path() {
+        let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
         let e = build(&s).err().unwrap().to_string();
-        assert!(e.starts_with("linux.seccomp.defaultAction"), "{e}");
+        assert!(e.starts_with("linux.seccomp.listenerPath"), "{e}");
         let s =
-            seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/x"}));
+            seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "rel"}));
         assert!(
             build(&s)
                 .err()
