@@ -76,6 +76,13 @@ fn compare(arg: &LinuxSeccompArg, path: &str) -> Result<ScmpArgCompare> {
 pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     let base = "linux.seccomp";
     let default = action(s.default_action(), s.default_errno_ret());
+    if s.default_action() == LinuxSeccompAction::ScmpActNotify {
+        // runc refuses it too: the init's own syscalls would all wait on the agent.
+        return Err(Error::config(
+            format!("{base}.defaultAction"),
+            "SCMP_ACT_NOTIFY cannot be the default action",
+        ));
+    }
     if notifies(s)
         && s.listener_path()
             .as_ref()
