@@ -280,7 +280,27 @@ fn seccomp_agent(path: std::path::PathBuf) -> std::thread::JoinHandle<serde_json
         let (n, nfds) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut buf, &mut fds).unwrap();
         assert_eq!(nfds, 1, "the notify fd arrives with the message");
         let msg: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
-        while let Ok(req) = libseccomp::ScmpNotifReq::receive(fds[0]) {
+        // Older kernels (6.1) block in NOTIF_RECV after the last user of the filter is gone;
+        // poll first and stop on hang-up (or after 20 s, so a broken runtime fails the test).
+        let start = std::time::Instant::now();
+        loop {
+            // SAFETY: fds[0] stays open for the whole loop.
+            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fds[0]) };
+            let mut pfd = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
+            let ready =
+                nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(200u16)).unwrap_or(0);
+            let revents = pfd[0].revents().unwrap_or(nix::poll::PollFlags::empty());
+            if revents.contains(nix::poll::PollFlags::POLLHUP)
+                || start.elapsed() > std::time::Duration::from_secs(20)
+            {
+                break;
+            }
+            if ready == 0 || !revents.contains(nix::poll::PollFlags::POLLIN) {
+                continue;
+            }
+            let Ok(req) = libseccomp::ScmpNotifReq::receive(fds[0]) else {
+                break;
+            };
             let resp = libseccomp::ScmpNotifResp::new_error(
                 req.id,
                 -libc::EOPNOTSUPP,
