@@ -473,3 +473,44 @@ fn features_lists_only_what_corral_supports() {
             .any(|o| o == "rro")
     );
 }
+
+#[test]
+fn concurrent_creates_of_one_id_leave_exactly_one_container() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let results = differential("race", |rt, id| {
+        b.write_for(rt, id);
+        let codes: Vec<Option<i32>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        rt.run(&["create", "--bundle", b.path_str(), id])
+                            .status
+                            .code()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let ok = codes.iter().filter(|c| **c == Some(0)).count();
+        (ok, rt.status(id))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (1, "created".to_string()));
+}
+
+#[test]
+fn rootless_spec_is_valid_json_for_both_runtimes() {
+    let b = Bundle::new();
+    let out = Runtime::corral().run(&["spec", "--rootless", "--bundle", b.path_str()]);
+    assert!(out.status.success());
+    let config: Value =
+        serde_json::from_slice(&std::fs::read(b.path().join("config.json")).unwrap()).unwrap();
+    let ns: Vec<&str> = config["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["type"].as_str().unwrap())
+        .collect();
+    assert!(ns.contains(&"user") && !ns.contains(&"network"), "{ns:?}");
+    assert!(config["linux"]["uidMappings"].is_array());
+}
