@@ -112,6 +112,29 @@ pub fn error(msg: impl AsRef<str>) {
     log(Level::Error, msg.as_ref());
 }
 
+/// Elapsed-time markers for `--debug`: where a command spends its time.
+pub struct Span {
+    what: String,
+    start: std::time::Instant,
+}
+
+impl Span {
+    pub fn new(what: impl Into<String>) -> Span {
+        Span {
+            what: what.into(),
+            start: std::time::Instant::now(),
+        }
+    }
+
+    pub fn step(&self, name: &str) {
+        debug(format!(
+            "{}: {name} at {:.2} ms",
+            self.what,
+            self.start.elapsed().as_secs_f64() * 1000.0
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,7 +27,7 @@ pub struct CommonCreate {
 }
 
 impl CommonCreate {
-    pub fn options(&self, id: &str, debug: bool) -> Result<CreateOptions> {
+    pub fn options(&self, id: &str) -> Result<CreateOptions> {
         if self.preserve_fds < 0 {
             anyhow::bail!("--preserve-fds: must not be negative");
         }
@@ -39,7 +39,6 @@ impl CommonCreate {
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
-            debug,
             own_console: false,
         })
     }
@@ -55,6 +54,6 @@ pub struct Args {
 
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let root = g.state_root()?;
-    launch::create(&root, &a.common.options(&a.id, g.debug)?)?;
+    launch::create(&root, &a.common.options(&a.id)?)?;
     Ok(0)
 }

@@ -36,7 +36,6 @@ pub struct InitConfig {
     /// Added to the process env (LISTEN_FDS/LISTEN_PID from socket activation).
     pub extra_env: Vec<String>,
     pub cgroup: Cgroup,
-    pub debug: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -90,7 +90,6 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
         console_fd: console_pass.as_ref().map(|f| f.as_raw_fd()),
         extra_env,
         cgroup: container.state.cgroup.clone(),
-        debug: false,
     };
     chan.send(&ToInit::Config(Box::new(config)))
         .ctx(|| "send config to init")?;

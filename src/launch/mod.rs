@@ -37,7 +37,6 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     pub preserve_fds: i32,
-    pub debug: bool,
     /// Foreground `run` with a terminal and no console socket: we keep the pty master.
     pub own_console: bool,
 }
@@ -89,8 +88,10 @@ impl Drop for Cleanup {
 }
 
 pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
+    let span = log::Span::new(format!("create {}", opts.id));
     validate_id(&opts.id)?;
     let bundle = load_bundle(&opts.bundle)?;
+    span.step("bundle loaded");
     let terminal = bundle
         .spec
         .process()
@@ -152,6 +153,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     cleanup.stage1 = Some(child);
     drop(child_sock);
     drop(exe);
+    span.step("init spawned");
 
     cgroup.add_process(stage1_pid)?;
     let resources = bundle
@@ -160,6 +162,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         .as_ref()
         .and_then(|l| l.resources().clone());
     cgroup.apply(resources.as_ref())?;
+    span.step("cgroup placed");
 
     let mut chan = Channel::new(parent_sock);
     let config = InitConfig {
@@ -176,7 +179,6 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         console_fd: console_pass.as_ref().map(|f| f.as_raw_fd()),
         extra_env,
         cgroup,
-        debug: opts.debug,
     };
     chan.send(&ToInit::Config(Box::new(config)))
         .ctx(|| "send config to init")?;
@@ -193,6 +195,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         opts,
     )?;
     cleanup.disarm();
+    span.step("created");
     let console = match console_keep {
         Some(sock) => Some(crate::tty::receive_master(&sock)?),
         None => None,
