@@ -476,26 +476,41 @@ fn features_lists_only_what_corral_supports() {
 
 #[test]
 fn concurrent_creates_of_one_id_leave_exactly_one_container() {
+    // corral alone: runc 1.1 was seen to leak the init process and cgroup of a losing create
+    // in this race, which would fail the cleanliness checks for reasons not corral's.
     let b = Bundle::with_args(&["sleep", "1000"]);
-    let results = differential("race", |rt, id| {
-        b.write_for(rt, id);
-        let codes: Vec<Option<i32>> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..8)
-                .map(|_| {
-                    s.spawn(|| {
-                        rt.run(&["create", "--bundle", b.path_str(), id])
-                            .status
-                            .code()
-                    })
+    let rt = Runtime::corral();
+    let id = unique_id("race");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let codes: Vec<Option<i32>> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    rt.run(&["create", "--bundle", b.path_str(), &id])
+                        .status
+                        .code()
                 })
-                .collect();
-            handles.into_iter().map(|h| h.join().unwrap()).collect()
-        });
-        let ok = codes.iter().filter(|c| **c == Some(0)).count();
-        (ok, rt.status(id))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_same(&results);
-    assert_eq!(results[0].1, (1, "created".to_string()));
+    assert_eq!(
+        codes.iter().filter(|c| **c == Some(0)).count(),
+        1,
+        "{codes:?}"
+    );
+    assert!(
+        codes.iter().all(|c| *c == Some(0) || *c == Some(1)),
+        "{codes:?}"
+    );
+    assert_eq!(rt.status(&id), "created");
+    assert_eq!(
+        processes_in_cgroup(&cgroup_path(&rt, &id)).len(),
+        1,
+        "only the winner's init"
+    );
+    rt.cleanup(&id);
 }
 
 #[test]
