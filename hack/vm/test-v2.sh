@@ -3,6 +3,7 @@
 # them all in one boot of the v2 VM (hack/vm/run.sh), corral next to runc as on the host.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+mkdir -p target/vm
 cargo test --no-run --message-format=json 2>/dev/null \
   | python3 -c '
 import json, sys
@@ -11,7 +12,6 @@ for line in sys.stdin:
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         print(m["executable"])
 ' >target/vm/suites
-mkdir -p target/vm
 cat >target/vm/suites.sh <<'SH'
 failed=0
 for suite in $(cat target/vm/suites); do
