@@ -62,16 +62,7 @@ fn cve_2025_52565_dev_console_symlink_is_not_followed() {
     let _guard = rt.guard(&id);
     b.write_for(&rt, &id);
     let sock = b.path().join("console.sock");
-    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-    let receiver = std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut data = [0u8; 256];
-        let mut fds = [0i32; 1];
-        let (_, n) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut data, &mut fds).unwrap();
-        assert_eq!(n, 1);
-        // SAFETY: received through SCM_RIGHTS; ours now.
-        unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) }
-    });
+    let receiver = console_receiver(&sock);
     rt.ok(&[
         "create",
         "--bundle",
@@ -80,7 +71,7 @@ fn cve_2025_52565_dev_console_symlink_is_not_followed() {
         sock.to_str().unwrap(),
         &id,
     ]);
-    let mut master = receiver.join().unwrap();
+    let mut master = std::fs::File::from(receiver.join().unwrap());
     rt.ok(&["start", &id]);
     let mut text = Vec::new();
     let mut buf = [0u8; 1024];

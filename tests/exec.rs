@@ -6,7 +6,6 @@ mod common;
 
 use common::*;
 use serde_json::json;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::process::Output;
 
 /// Starts a long-running container, runs `f` with its id, and cleans up.
@@ -264,16 +263,7 @@ fn tty_goes_over_the_console_socket() {
     let b = sleeper();
     let results = with_running("exectty", &b, |rt, id| {
         let sock = b.path().join(format!("{}-exec.sock", rt.name));
-        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
-        let receiver = std::thread::spawn(move || {
-            let (conn, _) = listener.accept().unwrap();
-            let mut data = [0u8; 256];
-            let mut fds = [0 as RawFd; 1];
-            let (_, n) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut data, &mut fds).unwrap();
-            assert_eq!(n, 1);
-            // SAFETY: received through SCM_RIGHTS; ours now.
-            unsafe { OwnedFd::from_raw_fd(fds[0]) }
-        });
+        let receiver = console_receiver(&sock);
         let out = exec(
             rt,
             &[

@@ -6,7 +6,7 @@ mod common;
 use common::*;
 use serde_json::json;
 use std::io::Read;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::OwnedFd;
 use std::os::unix::net::UnixListener;
 use std::time::Duration;
 
@@ -40,16 +40,7 @@ fn console_socket_receives_the_pty_master() {
     let results = differential("console", |rt, id| {
         b.write_for(rt, id);
         let sock_path = b.path().join(format!("{}.sock", rt.name));
-        let listener = UnixListener::bind(&sock_path).unwrap();
-        let receiver = std::thread::spawn(move || {
-            let (conn, _) = listener.accept().unwrap();
-            let mut data = [0u8; 256];
-            let mut fds = [0 as RawFd; 1];
-            let (_, n) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut data, &mut fds).unwrap();
-            assert_eq!(n, 1, "one fd over SCM_RIGHTS");
-            // SAFETY: the fd arrived through SCM_RIGHTS and is ours.
-            unsafe { OwnedFd::from_raw_fd(fds[0]) }
-        });
+        let receiver = console_receiver(&sock_path);
         rt.ok(&[
             "create",
             "--bundle",

@@ -486,6 +486,21 @@ pub fn pass_as_fd3(c: &mut Command, file: &std::fs::File) {
     }
 }
 
+/// Listens on `path` and, on a thread, accepts one connection and returns the one fd it
+/// carries (SCM_RIGHTS): a console socket receiver, as containerd's shim has one.
+pub fn console_receiver(path: &Path) -> std::thread::JoinHandle<std::os::fd::OwnedFd> {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut data = [0u8; 256];
+        let mut fds = [0i32; 1];
+        let (_, n) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut data, &mut fds).unwrap();
+        assert_eq!(n, 1, "one fd over SCM_RIGHTS");
+        // SAFETY: the fd arrived through SCM_RIGHTS and is ours now.
+        unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) }
+    })
+}
+
 /// Sends `sig` to a process we started.
 pub fn signal(pid: u32, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), sig).unwrap();
