@@ -26,6 +26,17 @@ fn inits_holding(dir: &std::path::Path) -> Vec<i32> {
     out
 }
 
+/// `corral create` in the background, output discarded, for the test to kill.
+fn spawn_create(rt: &Runtime, b: &Bundle, id: &str) -> std::process::Child {
+    rt.cmd()
+        .args(["create", "--bundle", b.path_str(), id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn sigkill_during_create_then_delete_force_leaves_nothing() {
     let b = Bundle::with_args(&["sleep", "1000"]);
@@ -45,14 +56,7 @@ fn sigkill_during_create_then_delete_force_leaves_nothing() {
         let _guard_id = rt.guard(&id);
         b.write_for(&rt, &id);
         let delay = full * i / steps;
-        let mut child = rt
-            .cmd()
-            .args(["create", "--bundle", b.path_str(), &id])
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = spawn_create(&rt, &b, &id);
         std::thread::sleep(delay);
         let _ = child.kill();
         let _ = child.wait();
@@ -90,14 +94,7 @@ fn state_of_a_create_killed_midway_is_stopped_not_running() {
     let id = unique_id("midway");
     let _guard_id = rt.guard(&id);
     b.write_for(&rt, &id);
-    let mut child = rt
-        .cmd()
-        .args(["create", "--bundle", b.path_str(), &id])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_create(&rt, &b, &id);
     // Wait until the state file exists, then kill the creator.
     let start = Instant::now();
     while !rt.root.path().join(&id).join("state.json").exists() {
