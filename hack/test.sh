@@ -10,6 +10,7 @@ command -v runc >/dev/null || need+=(runc)
 command -v python3 >/dev/null || need+=(python3)
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
+command -v unshare >/dev/null || need+=(util-linux)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
@@ -19,9 +20,11 @@ rustup component list --installed 2>/dev/null | grep -q clippy || rustup compone
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
-cargo clippy --all-targets --quiet -- -D warnings
+cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
-cargo test --quiet
+cargo test --workspace --quiet
+echo "== OCI conformance suite (runtime-tools-tests/)"
+hack/conformance.sh
 echo "== pure cgroup v2 lane (QEMU)"
 hack/vm/test-v2.sh
 echo "== demo"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The end-to-end suites on a pure cgroup v2 host: builds the test binaries here, then runs
-# them all in one boot of the v2 VM (hack/vm/run.sh), corral next to runc as on the host.
+# The end-to-end suites and the conformance suite on a pure cgroup v2 host: builds the test
+# binaries here, then runs them all in one boot of the v2 VM (hack/vm/run.sh), corral next to
+# runc as on the host. The conformance results come back through the console log into
+# target/vm/conformance/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-mkdir -p target/vm
+mkdir -p target/vm/conformance
 cargo test --no-run --message-format=json 2>/dev/null \
   | python3 -c '
 import json, sys
@@ -18,11 +20,18 @@ for suite in $(cat target/vm/suites); do
   echo "== ${suite##*/}"
   "$suite" --test-threads 2 || failed=1
 done
+CONFORMANCE_OUT=/tmp/conformance-v2 hack/conformance.sh --no-build || failed=1
+for f in /tmp/conformance-v2/*.json; do
+  printf 'CONFORMANCE-RESULT %s %s\n' "$(basename "$f")" "$(tr -d '\n' <"$f")"
+done
 exit $failed
 SH
 status=0
 hack/vm/run.sh sh target/vm/suites.sh >target/vm/suites.log 2>&1 || status=$?
-# The console log without the firmware's and the kernel's chatter.
-grep -avE '^\[ *[0-9]+\.[0-9]+\]|SeaBIOS|iPXE|Booting from|Press Ctrl-B' target/vm/suites.log || true
+# The console log without the firmware's and the kernel's chatter and the result records.
+grep -avE '^\[ *[0-9]+\.[0-9]+\]|SeaBIOS|iPXE|Booting from|Press Ctrl-B|^CONFORMANCE-RESULT' \
+  target/vm/suites.log || true
+sed -n 's/^CONFORMANCE-RESULT \([a-z]*\.json\) \(.*\)$/\1 \2/p' target/vm/suites.log | tr -d '\r' \
+  | while read -r name json; do printf '%s\n' "$json" >"target/vm/conformance/$name"; done
 echo "pure cgroup v2 lane: exit status $status"
 exit "$status"

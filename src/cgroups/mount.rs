@@ -48,5 +48,11 @@ pub fn mount_cgroupfs(root: &RootDir, dest: &Path, opts: &MountOptions, _spec: &
         let name = key.strip_prefix("name=").unwrap_or(key);
         crate::rootfs::mounts::bind_at(root, &dest.join(name), host_dir, flags)?;
     }
+    // The tmpfs was mounted writable to make the hierarchy directories; "ro" then holds for
+    // it too, so the container cannot add entries beside its hierarchies (runc 1.1 leaves
+    // the tmpfs writable).
+    if flags.contains(MsFlags::MS_RDONLY) {
+        crate::rootfs::mounts::remount_bind(&target, opts)?;
+    }
     crate::rootfs::mounts::finish_mount(&target, opts)
 }

@@ -103,12 +103,16 @@ fn configured_propagation(spec: &Spec) -> Option<MsFlags> {
         .and_then(propagation_flag)
 }
 
-/// pivot_root refuses a new root whose parent mount is shared; the parent of the rootfs is
-/// made private in our (new) mount namespace only.
+/// pivot_root refuses a new root whose parent mount is shared, so a shared parent is made
+/// private in our (new) mount namespace only. A slave parent stays a slave: that is what
+/// `rootfsPropagation: slave` asks for, and pivot_root accepts it (runc does the same).
 fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read mountinfo")?;
     let target = std::fs::canonicalize(rootfs).ctx(|| at("canonicalize", rootfs))?;
-    let parent = mount_point_of(&mountinfo, &target);
+    let (parent, shared) = mount_point_of(&mountinfo, &target);
+    if !shared {
+        return Ok(());
+    }
     mount(
         None::<&str>,
         &parent,
@@ -119,16 +123,27 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
     .ctx(|| at("make private", &parent))
 }
 
-/// The mount point with the longest path that contains `path`.
-fn mount_point_of(mountinfo: &str, path: &Path) -> PathBuf {
-    mountinfo
-        .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(unescape_mountinfo)
-        .map(PathBuf::from)
-        .filter(|mp| path.starts_with(mp))
-        .max_by_key(|mp| mp.as_os_str().len())
-        .unwrap_or_else(|| PathBuf::from("/"))
+/// The mount point with the longest path that contains `path` (the last one mounted there
+/// when several are stacked), and whether it is shared.
+fn mount_point_of(mountinfo: &str, path: &Path) -> (PathBuf, bool) {
+    let mut best: Option<(PathBuf, bool)> = None;
+    for line in mountinfo.lines() {
+        let Some((left, _)) = line.split_once(" - ") else {
+            continue;
+        };
+        let fields: Vec<&str> = left.split(' ').collect();
+        let Some(mp) = fields.get(4).map(|f| PathBuf::from(unescape_mountinfo(f))) else {
+            continue;
+        };
+        let shared = fields.iter().skip(6).any(|f| f.starts_with("shared:"));
+        let longer = best
+            .as_ref()
+            .is_none_or(|(b, _)| mp.as_os_str().len() >= b.as_os_str().len());
+        if path.starts_with(&mp) && longer {
+            best = Some((mp, shared));
+        }
+    }
+    best.unwrap_or_else(|| (PathBuf::from("/"), false))
 }
 
 fn unescape_mountinfo(s: &str) -> String {
@@ -234,17 +249,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_longest_mount_point() {
-        let mi = "22 1 0:1 / / rw - ext4 x rw\n23 22 0:2 / /run rw - tmpfs x rw\n\
-                  24 23 0:3 / /run/a\\040b rw - tmpfs x rw\n";
+    fn finds_longest_mount_point_and_whether_it_is_shared() {
+        let mi = "22 1 0:1 / / rw shared:1 - ext4 x rw\n23 22 0:2 / /run rw master:4 - tmpfs x rw\n\
+                  24 23 0:3 / /run/a\\040b rw shared:7 - tmpfs x rw\n";
         assert_eq!(
             mount_point_of(mi, Path::new("/run/x/rootfs")),
-            PathBuf::from("/run")
+            (PathBuf::from("/run"), false)
         );
         assert_eq!(
             mount_point_of(mi, Path::new("/run/a b/r")),
-            PathBuf::from("/run/a b")
+            (PathBuf::from("/run/a b"), true)
         );
-        assert_eq!(mount_point_of(mi, Path::new("/srv")), PathBuf::from("/"));
+        assert_eq!(
+            mount_point_of(mi, Path::new("/srv")),
+            (PathBuf::from("/"), true)
+        );
     }
 }

@@ -85,7 +85,7 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
 
 /// A bind mount ignores all flags but MS_BIND|MS_REC; ro/nosuid/... need a remount, which
 /// must repeat the flags the kernel locked on the source mount.
-fn remount_bind(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
+pub fn remount_bind(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
     let st = nix::sys::statvfs::fstatvfs(target.as_fd()).map_err(|e| io_err("statvfs", e))?;
     let keep = super::locked_flags(&st) - opts.cleared;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | opts.remount_flags() | keep;
