@@ -77,3 +77,13 @@ impl<T> Context<T> for std::result::Result<T, nix::Error> {
 pub fn at(what: &str, path: impl Into<PathBuf>) -> String {
     format!("{what} {}", path.into().display())
 }
+
+/// An I/O error worded as runc (Go) words it: "no such file or directory" rather than Rust's
+/// "No such file or directory (os error 2)". Engines match these words: docker and podman
+/// turn a missing executable into exit 127 only when the runtime's error contains them.
+pub fn io_text(e: &std::io::Error) -> String {
+    match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
+        None => e.to_string(),
+    }
+}

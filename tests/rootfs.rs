@@ -326,3 +326,50 @@ fn no_mount_is_left_in_the_callers_namespace() {
         );
     }
 }
+
+#[test]
+fn tmpcopyup_fills_the_tmpfs_with_the_image_content_like_runc() {
+    // runc's `tmpcopyup` extension, which podman uses for the writable /tmp, /var/tmp and /run
+    // of a `--read-only` container. The image's symlinks are copied as symlinks, never
+    // followed (one points at a host file).
+    let mut b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "cd /data && ls -lnR . | grep -v '^total' | awk '{print $1, $3, $4, $NF}'; cat file; \
+         readlink escape; echo more > added && echo writable; \
+         grep ' /data ' /proc/self/mountinfo | awk '{print $9}'; \
+         grep ' /ro-data ' /proc/self/mountinfo | awk '{print $6}'; cat /ro-data/file",
+    ]);
+    let data = b.rootfs().join("data");
+    std::fs::create_dir_all(data.join("private")).unwrap();
+    std::fs::write(data.join("file"), "from the image\n").unwrap();
+    std::fs::write(data.join("private/secret"), "s\n").unwrap();
+    std::os::unix::fs::symlink("/etc/shadow", data.join("escape")).unwrap();
+    std::os::unix::fs::chown(data.join("private"), Some(1000), Some(1000)).unwrap();
+    std::fs::set_permissions(
+        data.join("private"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+    )
+    .unwrap();
+    let ro = b.rootfs().join("ro-data");
+    std::fs::create_dir_all(&ro).unwrap();
+    std::fs::write(ro.join("file"), "read-only copy\n").unwrap();
+    let mounts = b.config["mounts"].as_array_mut().unwrap();
+    mounts.push(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["tmpcopyup", "nosuid", "nodev"]}));
+    mounts.push(json!({"destination": "/ro-data", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["tmpcopyup", "ro"]}));
+    let results = differential("copyup", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    let out = &results[0].1;
+    assert!(out.contains("drwx------ 1000 1000 private"), "{out}");
+    assert!(
+        out.contains("from the image\n/etc/shadow\nwritable\ntmpfs\nro,"),
+        "{out}"
+    );
+    assert!(out.ends_with("read-only copy\n"), "{out}");
+    assert!(
+        !data.join("added").exists(),
+        "the write reached the image, not the tmpfs"
+    );
+}

@@ -2,7 +2,7 @@
 //! scheduling, personality, user and groups, capabilities, no_new_privs, umask, cwd, and the
 //! executable looked up through the container's PATH.
 
-use crate::error::{Context, Error, Result};
+use crate::error::{Context, Error, Result, io_text};
 use crate::launch::channel::InitConfig;
 use caps::CapSet;
 use oci_spec::runtime::{
@@ -450,14 +450,6 @@ fn is_executable(p: &Path) -> bool {
         return false;
     };
     m.is_file() && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
-}
-
-/// "no such file or directory" rather than Rust's "No such file or directory (os error 2)".
-fn io_text(e: &std::io::Error) -> String {
-    match e.raw_os_error() {
-        Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
-        None => e.to_string(),
-    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! Runs in the init, inside the container's mount namespace, before the process is exec'd.
 //! Every target is resolved through [`resolve::RootDir`] and mounted onto by fd.
 
+mod copyup;
 mod devices;
 pub(crate) mod mounts;
 pub mod options;

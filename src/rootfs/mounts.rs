@@ -116,10 +116,40 @@ fn fs_mount(root: &RootDir, m: &Mount, typ: &str, opts: &MountOptions) -> Res<()
     // mqueue and some others refuse MS_REMOUNT-less flags they do not know; the kernel
     // ignores the propagation flags here, which are applied below.
     flags -= MsFlags::MS_BIND;
+    if opts.tmpcopyup {
+        return tmpfs_copy_up(root, m, &target, &source, flags, &data, opts);
+    }
     mount_fs_onto(&source, &target, typ, flags, &data)?;
     let mounted = root
         .resolve(m.destination())
         .map_err(|e| io_err("reopen target", e))?;
+    finish(&mounted, opts)
+}
+
+/// `tmpcopyup`: the directory's content is opened before the tmpfs covers it, copied into
+/// the tmpfs (mounted writable for that), and the tmpfs made read-only afterwards if asked.
+fn tmpfs_copy_up(
+    root: &RootDir,
+    m: &Mount,
+    target: &OwnedFd,
+    source: &str,
+    flags: MsFlags,
+    data: &str,
+    opts: &MountOptions,
+) -> Res<()> {
+    if m.typ().as_deref() != Some("tmpfs") {
+        return Err("mount option \"tmpcopyup\" needs type tmpfs".into());
+    }
+    let below = super::copyup::open_dir(target).map_err(|e| io_err("open the covered directory", e))?;
+    mount_fs_onto(source, target, "tmpfs", flags - MsFlags::MS_RDONLY, data)?;
+    let mounted = root
+        .resolve(m.destination())
+        .map_err(|e| io_err("reopen target", e))?;
+    let top = super::copyup::open_dir(&mounted).map_err(|e| io_err("open the tmpfs", e))?;
+    super::copyup::copy_tree(&below, &top).map_err(|e| io_err("tmpcopyup", e))?;
+    if flags.contains(MsFlags::MS_RDONLY) {
+        remount_bind(&mounted, opts)?;
+    }
     finish(&mounted, opts)
 }
 

@@ -13,6 +13,9 @@ pub struct MountOptions {
     pub rec_set: u64,
     pub rec_clear: u64,
     pub data: Vec<String>,
+    /// runc's `tmpcopyup` extension: a tmpfs starts with a copy of what it covers (podman
+    /// uses it for /tmp, /var/tmp and /run of `--read-only` containers).
+    pub tmpcopyup: bool,
 }
 
 impl Default for MountOptions {
@@ -24,6 +27,7 @@ impl Default for MountOptions {
             rec_set: 0,
             rec_clear: 0,
             data: Vec::new(),
+            tmpcopyup: false,
         }
     }
 }
@@ -125,7 +129,7 @@ fn recursive_attr(name: &str) -> Option<(bool, u64)> {
 }
 
 /// Options corral knows but cannot honour yet: refused, never silently dropped.
-const UNSUPPORTED: &[&str] = &["idmap", "ridmap", "tmpcopyup"];
+const UNSUPPORTED: &[&str] = &["idmap", "ridmap"];
 
 /// Every option name corral understands, for `corral features`.
 pub fn known_options() -> Vec<&'static str> {
@@ -188,6 +192,7 @@ pub fn known_options() -> Vec<&'static str> {
         "suid",
         "symfollow",
         "sync",
+        "tmpcopyup",
         "unbindable",
     ];
     ALL.to_vec()
@@ -200,7 +205,9 @@ pub fn parse(options: &[String]) -> Result<MountOptions, String> {
         if UNSUPPORTED.contains(&name) {
             return Err(format!("mount option {name:?} is not supported yet"));
         }
-        if let Some((set, flag)) = plain_flag(name) {
+        if name == "tmpcopyup" {
+            out.tmpcopyup = true;
+        } else if let Some((set, flag)) = plain_flag(name) {
             if set {
                 out.flags |= flag;
                 out.cleared -= flag;

@@ -30,15 +30,28 @@ pub struct Bundle {
 pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
     let dir = std::path::absolute(bundle)
         .map_err(|e| Error::config(bundle.display().to_string(), e.to_string()))?;
-    if !dir.is_dir() {
-        return Err(Error::config(
-            format!("bundle {}", dir.display()),
-            "not a directory or does not exist",
-        ));
+    match std::fs::metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(Error::config(
+                format!("bundle {}", dir.display()),
+                "not a directory",
+            ));
+        }
+        Err(e) => {
+            return Err(Error::config(
+                format!("bundle {}", dir.display()),
+                crate::error::io_text(&e),
+            ));
+        }
     }
     let config = dir.join("config.json");
-    let text = std::fs::read(&config)
-        .map_err(|e| Error::config(config.display().to_string(), format!("cannot read: {e}")))?;
+    let text = std::fs::read(&config).map_err(|e| {
+        Error::config(
+            config.display().to_string(),
+            format!("cannot read: {}", crate::error::io_text(&e)),
+        )
+    })?;
     let spec = parse_config(&text).map_err(|e| match e {
         Error::Config { path, msg } => Error::config(format!("{}: {path}", config.display()), msg),
         other => other,
