@@ -11,6 +11,12 @@ command -v python3 >/dev/null || need+=(python3)
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v unshare >/dev/null || need+=(util-linux)
+# The real clients of hack/e2e/clients.py (docker.io is fetched there with apt-get download).
+command -v containerd >/dev/null || need+=(containerd)
+command -v podman >/dev/null || need+=(podman)
+command -v conmon >/dev/null || need+=(conmon)
+command -v go >/dev/null || need+=(golang-go)
+[ -d /usr/share/gocode/src/github.com/containerd/go-runc ] || need+=(golang-github-containerd-go-runc-dev)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
@@ -25,6 +31,9 @@ echo "== cargo test"
 cargo test --workspace --quiet
 echo "== OCI conformance suite (runtime-tools-tests/)"
 hack/conformance.sh
+echo "== real clients: containerd, podman, go-runc, docker (hack/e2e/clients.py)"
+python3 hack/e2e/clients.py --lanes containerd,podman,go-runc,docker \
+  --json target/clients.json --markdown target/clients.md
 echo "== pure cgroup v2 lane (QEMU)"
 hack/vm/test-v2.sh
 echo "== demo"

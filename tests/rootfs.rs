@@ -355,10 +355,14 @@ fn tmpcopyup_fills_the_tmpfs_with_the_image_content_like_runc() {
     std::fs::create_dir_all(&ro).unwrap();
     std::fs::write(ro.join("file"), "read-only copy\n").unwrap();
     let mounts = b.config["mounts"].as_array_mut().unwrap();
-    mounts.push(json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
-                       "options": ["tmpcopyup", "nosuid", "nodev"]}));
-    mounts.push(json!({"destination": "/ro-data", "type": "tmpfs", "source": "tmpfs",
-                       "options": ["tmpcopyup", "ro"]}));
+    mounts.push(
+        json!({"destination": "/data", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["tmpcopyup", "nosuid", "nodev"]}),
+    );
+    mounts.push(
+        json!({"destination": "/ro-data", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["tmpcopyup", "ro"]}),
+    );
     let results = differential("copyup", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
     let out = &results[0].1;

@@ -509,8 +509,12 @@ class Docker(Lane):
     def setup(self):
         pkg_dir = os.path.join(self.work, "pkg")
         os.makedirs(pkg_dir, exist_ok=True)
-        p = subprocess.run(["apt-get", "download", "docker.io"], cwd=pkg_dir,
-                           capture_output=True, text=True, timeout=600)
+        download = ["apt-get", "download", "docker.io"]
+        p = subprocess.run(download, cwd=pkg_dir, capture_output=True, text=True, timeout=600)
+        if p.returncode != 0:  # a fresh machine may have no package lists yet
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, timeout=600)
+            p = subprocess.run(download, cwd=pkg_dir, capture_output=True, text=True,
+                               timeout=600)
         expect(p.returncode == 0, f"apt-get download docker.io: {p.stderr.strip()}")
         deb = [f for f in os.listdir(pkg_dir) if f.endswith(".deb")][0]
         root = os.path.join(self.work, "docker-root")
@@ -578,11 +582,25 @@ class Docker(Lane):
         self.stop_daemons()
 
 
+# Host paths the engines create for themselves whatever their flags say (shim sockets, podman's
+# network and blob caches, dockerd's trust key, runtimes' default state roots). A lane removes
+# the ones that did not exist before it ran.
+ENGINE_PATHS = ["/run/containerd", "/run/containers", "/var/lib/containers", "/etc/containers/networks",
+                "/run/docker", "/etc/docker", "/run/corral", "/run/runc", "/run/crun"]
+
+
+def remove_created(before):
+    for path in ENGINE_PATHS:
+        if path not in before and os.path.lexists(path):
+            shutil.rmtree(path, ignore_errors=True)
+
+
 LANES = {"containerd": Containerd, "podman": Podman, "go-runc": GoRunc, "docker": Docker}
 
 
 def run_lane(cls, image, results):
     work = tempfile.mkdtemp(prefix=f"e2e-{cls.name}-")
+    existing = {p for p in ENGINE_PATHS if os.path.lexists(p)}
     lane = cls(work)
     lane.image = image
     start = time.time()
@@ -618,6 +636,7 @@ def run_lane(cls, image, results):
             lane.teardown()
         finally:
             remove_test_cgroups()
+            remove_created(existing)
             shutil.rmtree(work, ignore_errors=True)
         print(f"== {cls.name}: {time.time() - start:.0f} s")
 

@@ -51,6 +51,7 @@ impl Cgroup {
 
     /// Applies every resource of the config (device rules included).
     pub fn apply_resources(&self, r: &LinuxResources) -> Result<()> {
+        let r = &zero_means_unset(r);
         if let Some(m) = r.memory() {
             self.apply_memory(m)?;
         }
@@ -504,6 +505,46 @@ fn read_i64(p: &Path) -> Option<i64> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
+/// Engines send 0 for "not set" in many numeric fields (docker sends `blockIO.weight: 0`);
+/// runc skips a field that is 0, and so do we, for the same fields.
+pub fn zero_means_unset(r: &LinuxResources) -> LinuxResources {
+    fn nz<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
+        v.filter(|x| *x != T::default())
+    }
+    let mut r = r.clone();
+    if let Some(mut m) = r.memory().clone() {
+        m.set_limit(nz(m.limit()));
+        m.set_reservation(nz(m.reservation()));
+        m.set_swap(nz(m.swap()));
+        m.set_kernel(nz(m.kernel()));
+        m.set_kernel_tcp(nz(m.kernel_tcp()));
+        r.set_memory(Some(m));
+    }
+    if let Some(mut c) = r.cpu().clone() {
+        c.set_shares(nz(c.shares()));
+        c.set_quota(nz(c.quota()));
+        c.set_period(nz(c.period()));
+        c.set_realtime_runtime(nz(c.realtime_runtime()));
+        c.set_realtime_period(nz(c.realtime_period()));
+        r.set_cpu(Some(c));
+    }
+    if let Some(mut b) = r.block_io().clone() {
+        b.set_weight(nz(b.weight()));
+        b.set_leaf_weight(nz(b.leaf_weight()));
+        r.set_block_io(Some(b));
+    }
+    if let Some(p) = r.pids()
+        && p.limit() == 0
+    {
+        r.set_pids(None);
+    }
+    if let Some(mut n) = r.network().clone() {
+        n.set_class_id(nz(n.class_id()));
+        r.set_network(Some(n));
+    }
+    r
+}
+
 /// runc's conversion of cgroup v1 cpu.shares (2..262144) to v2 cpu.weight (1..10000).
 pub fn shares_to_weight(shares: u64) -> u64 {
     if shares == 0 {
@@ -523,6 +564,23 @@ pub fn blkio_to_io_weight(w: u16) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn zeros_are_unset_as_in_runc() {
+        let r: LinuxResources = serde_json::from_str(
+            r#"{"memory": {"limit": 0, "reservation": 5}, "cpu": {"shares": 0, "quota": 0},
+                "blockIO": {"weight": 0}, "pids": {"limit": 0}, "network": {"classID": 0}}"#,
+        )
+        .unwrap();
+        let z = zero_means_unset(&r);
+        let m = z.memory().clone().unwrap();
+        assert_eq!((m.limit(), m.reservation()), (None, Some(5)));
+        let c = z.cpu().clone().unwrap();
+        assert_eq!((c.shares(), c.quota()), (None, None));
+        assert_eq!(z.block_io().clone().unwrap().weight(), None);
+        assert!(z.pids().is_none());
+        assert_eq!(z.network().clone().unwrap().class_id(), None);
+    }
 
     #[test]
     fn conversions_match_runc() {

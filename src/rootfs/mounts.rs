@@ -140,7 +140,8 @@ fn tmpfs_copy_up(
     if m.typ().as_deref() != Some("tmpfs") {
         return Err("mount option \"tmpcopyup\" needs type tmpfs".into());
     }
-    let below = super::copyup::open_dir(target).map_err(|e| io_err("open the covered directory", e))?;
+    let below =
+        super::copyup::open_dir(target).map_err(|e| io_err("open the covered directory", e))?;
     mount_fs_onto(source, target, "tmpfs", flags - MsFlags::MS_RDONLY, data)?;
     let mounted = root
         .resolve(m.destination())
