@@ -512,7 +512,7 @@ pub fn zero_means_unset(r: &LinuxResources) -> LinuxResources {
         v.filter(|x| *x != T::default())
     }
     let mut r = r.clone();
-    if let Some(mut m) = r.memory().clone() {
+    if let Some(mut m) = *r.memory() {
         m.set_limit(nz(m.limit()));
         m.set_reservation(nz(m.reservation()));
         m.set_swap(nz(m.swap()));
@@ -573,7 +573,7 @@ mod tests {
         )
         .unwrap();
         let z = zero_means_unset(&r);
-        let m = z.memory().clone().unwrap();
+        let m = z.memory().unwrap();
         assert_eq!((m.limit(), m.reservation()), (None, Some(5)));
         let c = z.cpu().clone().unwrap();
         assert_eq!((c.shares(), c.quota()), (None, None));
