@@ -133,7 +133,9 @@ fn linux_cgroups_blkio(ctx: &mut Ctx) -> CaseResult {
 
 fn linux_cgroups_network(ctx: &mut Ctx) -> CaseResult {
     if ctx.host.cgroup == CgroupLayout::V2 || !Path::new("/sys/fs/cgroup/net_cls").exists() {
-        return Err(skip("no net_cls controller (cgroup v2 has none)"));
+        return Err(skip(
+            "no net_cls controller on this host (cgroup v2 has none)",
+        ));
     }
     ctx.check(&["cgroups"], |c| {
         c["linux"]["resources"]["network"] = json!({"classID": 1048577})
