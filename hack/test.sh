@@ -11,6 +11,8 @@ command -v python3 >/dev/null || need+=(python3)
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v unshare >/dev/null || need+=(util-linux)
+# apparmor_parser loads the AppArmor test profile in the v2 VM, whose kernel has AppArmor on.
+command -v apparmor_parser >/dev/null || need+=(apparmor)
 # The real clients of hack/e2e/clients.py (docker.io is fetched there with apt-get download).
 command -v containerd >/dev/null || need+=(containerd)
 command -v podman >/dev/null || need+=(podman)

@@ -11,6 +11,7 @@ pub mod hooks;
 pub mod init;
 pub mod launch;
 pub mod log;
+pub mod lsm;
 pub mod rootfs;
 pub mod seccomp;
 pub mod signal;

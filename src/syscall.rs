@@ -382,6 +382,28 @@ pub fn detached_readonly_overlay(dir: &Path, empty: &Path) -> io::Result<OwnedFd
     Ok(unsafe { OwnedFd::from_raw_fd(mnt as RawFd) })
 }
 
+/// A fresh procfs instance of the caller's pid namespace, created with fsopen/fsmount and
+/// attached to no mount namespace, so nothing a container mounted over /proc can stand in
+/// for its files (CVE-2025-52881).
+pub fn detached_procfs() -> io::Result<OwnedFd> {
+    // SAFETY: a static NUL-terminated filesystem name; returns a new fd or -1.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"proc".as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as RawFd) };
+    fsconfig(fs.as_fd_borrowed(), FSCONFIG_CMD_CREATE, None, None)?;
+    let attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
+    // SAFETY: integer arguments on an fd we own.
+    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
+    if mnt < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel.
+    Ok(unsafe { OwnedFd::from_raw_fd(mnt as RawFd) })
+}
+
 /// O_PATH open of `name` relative to `dir`, not following symlinks out of it.
 pub fn openat_path(dir: &OwnedFd, name: &Path) -> io::Result<OwnedFd> {
     openat2(

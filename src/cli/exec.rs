@@ -176,8 +176,10 @@ fn check_process(p: &Process) -> Result<()> {
     if !p.cwd().is_absolute() {
         bail!("process.cwd: {:?} is not an absolute path", p.cwd());
     }
-    if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
-        bail!("--apparmor: applying AppArmor profiles is not supported yet");
+    if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty())
+        && !crate::lsm::apparmor_enabled()
+    {
+        bail!("--apparmor: apparmor profile specified but apparmor is not enabled on this system");
     }
     if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && selinux_enabled() {
         bail!("--process-label: applying SELinux labels is not supported yet");

@@ -49,6 +49,10 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     if let Some(s) = seccomp.as_ref().filter(|_| !nnp) {
         notify_fd = crate::seccomp::load(s)?;
     }
+    if let Some(profile) = p.apparmor_profile().as_deref().filter(|a| !a.is_empty()) {
+        // Before dropping privileges, as runc: the profile takes effect at execve.
+        crate::lsm::set_exec_profile(profile).ctx(|| "process.apparmorProfile")?;
+    }
     switch_user(p)?;
     caps.apply()?;
     if nnp {

@@ -237,15 +237,13 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
                 "is not supported yet",
             ));
         }
-        if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty()) {
-            // runc refuses a profile when AppArmor is off; applying one lands with the LSM work.
+        if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty())
+            && !crate::lsm::apparmor_enabled()
+        {
+            // As runc: a profile the host cannot apply is an error, not a silent no-op.
             return Err(Error::config(
                 "process.apparmorProfile",
-                if apparmor_enabled() {
-                    "applying AppArmor profiles is not supported yet"
-                } else {
-                    "apparmor profile specified but apparmor is not enabled on this system"
-                },
+                "apparmor profile specified but apparmor is not enabled on this system",
             ));
         }
     }
@@ -278,12 +276,6 @@ fn check_selinux_labels(spec: &Spec) -> Result<()> {
         ));
     }
     Ok(())
-}
-
-fn apparmor_enabled() -> bool {
-    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-        .map(|s| s.trim() == "Y")
-        .unwrap_or(false)
 }
 
 #[cfg(test)]

@@ -166,23 +166,41 @@ fn apparmor_enabled() -> bool {
         .is_ok_and(|s| s.trim() == "Y")
 }
 
-/// Uses a profile the host already has loaded (the suite installs none of its own).
+/// Loads a permissive profile of its own with apparmor_parser (removed afterwards).
 fn process_apparmor_profile(ctx: &mut Ctx) -> CaseResult {
     if !apparmor_enabled() {
         return Err(skip("AppArmor is not enabled on this host"));
     }
-    let profiles =
-        std::fs::read_to_string("/sys/kernel/security/apparmor/profiles").unwrap_or_default();
-    let Some(profile) = profiles
-        .lines()
-        .filter_map(|l| l.rsplit_once(' ').map(|(name, _mode)| name.to_string()))
-        .next()
-    else {
-        return Err(skip("AppArmor is enabled but no profile is loaded"));
+    let name = format!("conformance-{}", std::process::id());
+    let file = ctx.dir().join("apparmor-profile");
+    std::fs::write(
+        &file,
+        format!(
+            "profile {name} flags=(attach_disconnected,mediate_deleted) {{\n  file,\n  \
+             capability,\n  network,\n  signal,\n  mount,\n  umount,\n  pivot_root,\n  \
+             ptrace,\n  unix,\n}}\n"
+        ),
+    )
+    .map_err(|e| crate::harness::fail(e.to_string()))?;
+    let parser = |flag: &str| {
+        std::process::Command::new("apparmor_parser")
+            .args([flag, "-K"])
+            .arg(&file)
+            .output()
     };
-    ctx.check(&["lsm"], |c| {
-        c["process"]["apparmorProfile"] = json!(profile)
-    })
+    match parser("-r") {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => {
+            return Err(crate::harness::fail(format!(
+                "apparmor_parser: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            )));
+        }
+        Err(_) => return Err(skip("AppArmor is enabled but apparmor_parser is missing")),
+    }
+    let result = ctx.check(&["lsm"], |c| c["process"]["apparmorProfile"] = json!(name));
+    let _ = parser("-R");
+    result
 }
 
 /// Uses the harness's own SELinux context, a label the policy certainly knows.
