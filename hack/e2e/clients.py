@@ -143,6 +143,27 @@ def memory_limit_cmd():
                         "cat /sys/fs/cgroup/memory/memory.limit_in_bytes"]
 
 
+def run_steps(run, client):
+    """The `run` steps podman and docker share: output, exit code, and 127 for a missing
+    binary (both engines map the runtime's "no such file or directory" to it)."""
+
+    def run_output():
+        p = run(IMAGE, "echo", f"hello from {client}")
+        expect(p.returncode == 0 and p.stdout.strip() == f"hello from {client}",
+               f"exit {p.returncode}, out {p.stdout!r}, err {p.stderr.strip()!r}")
+
+    def run_exit_code():
+        p = run(IMAGE, "sh", "-c", "exit 7")
+        expect(p.returncode == 7, f"exit {p.returncode}: {p.stderr.strip()}")
+
+    def run_missing():
+        p = run(IMAGE, "/no/such/binary")
+        expect(p.returncode == 127, f"exit {p.returncode} (want 127): {p.stderr.strip()}")
+
+    return [("run", run_output), ("run exit code", run_exit_code),
+            ("run missing binary = 127", run_missing)]
+
+
 # ---------------------------------------------------------------------------------------------
 class Containerd(Lane):
     name = "containerd"
@@ -333,19 +354,6 @@ runtime_supports_json = ["corral", "runc", "crun"]
         def run(*args):
             return self.podman(rt, "run", "--rm", parent, *args)
 
-        def run_output():
-            p = run(IMAGE, "echo", "hello from podman")
-            expect(p.returncode == 0 and p.stdout.strip() == "hello from podman",
-                   f"exit {p.returncode}, out {p.stdout!r}, err {p.stderr.strip()!r}")
-
-        def run_exit_code():
-            p = run(IMAGE, "sh", "-c", "exit 7")
-            expect(p.returncode == 7, f"exit {p.returncode}: {p.stderr.strip()}")
-
-        def run_missing():
-            p = run(IMAGE, "/no/such/binary")
-            expect(p.returncode == 127, f"exit {p.returncode} (want 127): {p.stderr.strip()}")
-
         def run_detached():
             p = self.podman(rt, "run", "-d", parent, "--name", ctr, IMAGE, "sh", "-c",
                             "echo logged; exec sleep 600")
@@ -409,8 +417,7 @@ runtime_supports_json = ["corral", "runc", "crun"]
             expect(p.returncode == 0 and p.stdout.split()[-1:] == ["0000000000000000"],
                    f"exit {p.returncode}, out {p.stdout!r}, err {p.stderr.strip()!r}")
 
-        return [("run", run_output), ("run exit code", run_exit_code),
-                ("run missing binary = 127", run_missing), ("run -d", run_detached),
+        return run_steps(run, "podman") + [("run -d", run_detached),
                 ("exec", exec_), ("logs", logs), ("ps", ps), ("pause/unpause", pause_unpause),
                 ("stop", stop), ("rm", rm), ("--tty", tty), ("--memory", memory),
                 ("--user", user), ("--read-only", read_only), ("--cap-drop all", cap_drop)]
@@ -548,19 +555,6 @@ class Docker(Lane):
         def run(*args):
             return self.docker("run", "--rm", "--runtime", runtime, "--network", "none", *args)
 
-        def run_output():
-            p = run(IMAGE, "echo", "hello from docker")
-            expect(p.returncode == 0 and p.stdout.strip() == "hello from docker",
-                   f"exit {p.returncode}, out {p.stdout!r}, err {p.stderr.strip()!r}")
-
-        def run_exit_code():
-            p = run(IMAGE, "sh", "-c", "exit 7")
-            expect(p.returncode == 7, f"exit {p.returncode}: {p.stderr.strip()}")
-
-        def run_missing():
-            p = run(IMAGE, "/no/such/binary")
-            expect(p.returncode == 127, f"exit {p.returncode} (want 127): {p.stderr.strip()}")
-
         def exec_():
             c = f"e2e-{name}"
             p = self.docker("run", "-d", "--name", c, "--runtime", runtime, "--network", "none",
@@ -572,8 +566,7 @@ class Docker(Lane):
             p = self.docker("rm", "-f", c)
             expect(p.returncode == 0, p.stderr.strip())
 
-        return [("run", run_output), ("run exit code", run_exit_code),
-                ("run missing binary = 127", run_missing), ("run -d + exec + rm -f", exec_)]
+        return run_steps(run, "docker") + [("run -d + exec + rm -f", exec_)]
 
     def cleanup(self, name):
         self.docker("rm", "-f", f"e2e-{name}")
