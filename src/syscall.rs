@@ -2,7 +2,7 @@
 //! close_range, clone with CLONE_PARENT, TIOCGPTPEER). Every `unsafe` in the crate that is not a
 //! plain nix call lives here, next to its reason.
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::io;
 use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
@@ -179,6 +179,123 @@ pub unsafe fn fork_to_parent() -> io::Result<libc::pid_t> {
         return Err(io::Error::last_os_error());
     }
     Ok(r as libc::pid_t)
+}
+
+/// clone3(2)'s argument block, version 2 (with `cgroup`).
+#[repr(C)]
+#[derive(Default)]
+struct CloneArgs {
+    flags: u64,
+    pidfd: u64,
+    child_tid: u64,
+    parent_tid: u64,
+    exit_signal: u64,
+    stack: u64,
+    stack_size: u64,
+    tls: u64,
+    set_tid: u64,
+    set_tid_size: u64,
+    cgroup: u64,
+}
+
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Starts `path` with `argv`/`envp` as a child created directly inside the cgroup v2
+/// directory `cgroup` (clone3 with CLONE_INTO_CGROUP), keeping the fds in `keep` open across
+/// the exec, with an empty signal mask, SIGPIPE at its default and SIGKILL as the
+/// parent-death signal. An exec failure comes back as the error (through a close-on-exec
+/// pipe, as std's Command does).
+pub fn spawn_in_cgroup(
+    path: &CStr,
+    argv: &[CString],
+    envp: &[CString],
+    keep: &[RawFd],
+    cgroup: BorrowedFd<'_>,
+) -> io::Result<libc::pid_t> {
+    let argv_ptrs: Vec<*const libc::c_char> = argv
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let envp_ptrs: Vec<*const libc::c_char> = envp
+        .iter()
+        .map(|a| a.as_ptr())
+        .chain(std::iter::once(std::ptr::null()))
+        .collect();
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let report_w_raw = report_w.as_raw_fd();
+    let args = CloneArgs {
+        flags: CLONE_INTO_CGROUP,
+        exit_signal: libc::SIGCHLD as u64,
+        cgroup: cgroup.as_raw_fd() as u64,
+        ..CloneArgs::default()
+    };
+    // SAFETY: clone3 without CLONE_VM is a fork: the child gets a copy of our memory. It only
+    // makes async-signal-safe system calls below before execve or _exit.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const CloneArgs,
+            std::mem::size_of::<CloneArgs>(),
+        )
+    };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: the child side: plain system calls on memory prepared before the clone.
+        unsafe { exec_child(path, &argv_ptrs, &envp_ptrs, keep, report_w_raw) }
+    }
+    drop(report_w);
+    let mut errno = [0u8; 4];
+    let mut report = std::fs::File::from(report_r);
+    let got = loop {
+        match std::io::Read::read(&mut report, &mut errno) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other?,
+        }
+    };
+    if got == 0 {
+        return Ok(pid as libc::pid_t);
+    }
+    let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as libc::pid_t), None);
+    Err(io::Error::from_raw_os_error(i32::from_ne_bytes(errno)))
+}
+
+/// The child of [`spawn_in_cgroup`]; never returns.
+///
+/// # Safety
+/// Must run in a freshly cloned child, with pointers valid in its copy of memory.
+unsafe fn exec_child(
+    path: &CStr,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+    keep: &[RawFd],
+    report: RawFd,
+) -> ! {
+    // SAFETY: each call is an async-signal-safe system call on values we own.
+    unsafe {
+        let fail = |report: RawFd| -> ! {
+            let e = *libc::__errno_location();
+            libc::write(report, (&e as *const i32).cast(), 4);
+            libc::_exit(127)
+        };
+        for &fd in keep {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
+                fail(report);
+            }
+        }
+        let mut empty: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut empty);
+        libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+            fail(report);
+        }
+        libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
+        fail(report)
+    }
 }
 
 /// TIOCGPTPEER: open the slave of a pty master without a path lookup, so a container cannot

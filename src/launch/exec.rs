@@ -61,19 +61,22 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
     let mut inherit: Vec<RawFd> = vec![child_sock.as_raw_fd()];
     inherit.extend(console_pass.as_ref().map(|f| f.as_raw_fd()));
     inherit.extend(3..3 + preserve_fds);
-    let child = spawn_init(&exe, &inherit, child_sock.as_raw_fd())?;
-    let stage1_pid = child.id() as i32;
     let mut cleanup = Cleanup {
         dir: None,
         cgroup: None,
-        stage1: Some(child),
+        stage1: None,
         init_pid: None,
     };
+    let child = spawn_init(
+        &exe,
+        &inherit,
+        child_sock.as_raw_fd(),
+        &cgroup_dirs,
+        &mut cleanup,
+    )?;
+    cleanup.stage1 = Some(child);
     drop(child_sock);
     drop(exe);
-    for dir in &cgroup_dirs {
-        crate::cgroups::write_file(&dir.join("cgroup.procs"), &stage1_pid.to_string())?;
-    }
 
     let mut chan = Channel::new(parent_sock);
     let config = InitConfig {

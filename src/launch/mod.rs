@@ -18,12 +18,15 @@ use crate::log;
 use crate::spec::{Bundle, load_bundle};
 use crate::syscall::set_cloexec;
 use channel::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
+use nix::sys::wait::WaitStatus;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
+use std::ffi::CString;
+use std::os::fd::AsFd;
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command};
+use std::process::Command;
 
 /// Env var naming the sync socket's fd in the init; nothing else passes through env.
 pub const INIT_SOCK_ENV: &str = "_CORRAL_INIT_SOCK";
@@ -52,7 +55,7 @@ pub struct Launched {
 pub(crate) struct Cleanup {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) cgroup: Option<Cgroup>,
-    pub(crate) stage1: Option<Child>,
+    pub(crate) stage1: Option<Stage1>,
     pub(crate) init_pid: Option<i32>,
 }
 
@@ -72,8 +75,8 @@ impl Drop for Cleanup {
             let _ = nix::sys::signal::kill(p, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(p, None);
         }
-        if let Some(mut child) = self.stage1.take() {
-            let _ = child.kill();
+        if let Some(child) = self.stage1.take() {
+            child.kill();
             let _ = child.wait();
         }
         if let Some(cg) = self.cgroup.take()
@@ -148,14 +151,14 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     let mut inherit: Vec<RawFd> = vec![child_sock.as_raw_fd(), fifo.as_raw_fd()];
     inherit.extend(console_pass.as_ref().map(|f| f.as_raw_fd()));
     inherit.extend(3..3 + preserve_fds);
-    let child = spawn_init(&exe, &inherit, child_sock.as_raw_fd())?;
-    let stage1_pid = child.id() as i32;
+    let dirs: Vec<PathBuf> = cgroup.paths.values().cloned().collect();
+    let child = spawn_init(&exe, &inherit, child_sock.as_raw_fd(), &dirs, &mut cleanup)?;
+    let stage1_pid = child.pid;
     cleanup.stage1 = Some(child);
     drop(child_sock);
     drop(exe);
-    span.step("init spawned");
+    span.step("init spawned in its cgroup");
 
-    cgroup.add_process(stage1_pid)?;
     let resources = bundle
         .spec
         .linux()
@@ -276,22 +279,46 @@ fn drive_init(
 
 /// Stage 1 exits right after reporting the container's pid; reap it.
 pub(crate) fn wait_stage1(cleanup: &mut Cleanup) -> Result<()> {
-    if let Some(mut child) = cleanup.stage1.take() {
+    if let Some(child) = cleanup.stage1.take() {
         let status = child.wait().ctx(|| "wait for init stage 1")?;
-        if !status.success() {
-            return Err(Error::other(format!("init stage 1 failed: {status}")));
+        if status != WaitStatus::Exited(nix::unistd::Pid::from_raw(child.pid), 0) {
+            return Err(Error::other(format!("init stage 1 failed: {status:?}")));
         }
     }
     Ok(())
 }
 
 pub(crate) fn init_died(cleanup: &mut Cleanup) -> Error {
-    if let Some(mut child) = cleanup.stage1.take()
+    if let Some(child) = cleanup.stage1.take()
         && let Ok(status) = child.wait()
     {
-        return Error::other(format!("container init exited during setup ({status})"));
+        return Error::other(format!("container init exited during setup ({status:?})"));
     }
     Error::other("container init exited during setup")
+}
+
+/// The first stage of `corral init`, a child of this process until it reports the
+/// container's pid and exits.
+pub(crate) struct Stage1 {
+    pub(crate) pid: i32,
+}
+
+impl Stage1 {
+    pub(crate) fn kill(&self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.pid),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+
+    pub(crate) fn wait(&self) -> nix::Result<WaitStatus> {
+        loop {
+            match nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(self.pid), None) {
+                Err(nix::errno::Errno::EINTR) => continue,
+                other => return other,
+            }
+        }
+    }
 }
 
 /// runc's rules: a terminal needs somewhere to send the pty, and a console socket is only
@@ -427,7 +454,75 @@ pub(crate) fn socket_activation() -> (i32, Vec<String>) {
     )
 }
 
-pub(crate) fn spawn_init(exe: &OwnedFd, inherit: &[RawFd], sock_fd: RawFd) -> Result<Child> {
+/// Starts `corral init` from the sealed binary, already inside the container's cgroup.
+///
+/// On a cgroup v2 directory the child is created in it by clone3(CLONE_INTO_CGROUP): moving
+/// a process between cgroups takes the kernel's threadgroup lock for writing, which waits for
+/// an RCU grace period (about 10 ms here, the larger part of a create); forking into the
+/// cgroup does not. Elsewhere (v1, hybrid: several hierarchies) the child is started first and
+/// then written into every `cgroup.procs`. `CORRAL_CLONE_INTO_CGROUP=0` turns the first way off,
+/// to measure it.
+pub(crate) fn spawn_init(
+    exe: &OwnedFd,
+    inherit: &[RawFd],
+    sock_fd: RawFd,
+    cgroup_dirs: &[PathBuf],
+    cleanup: &mut Cleanup,
+) -> Result<Stage1> {
+    if let [dir] = cgroup_dirs
+        && std::env::var_os("CORRAL_CLONE_INTO_CGROUP").is_none_or(|v| v != "0")
+        && is_cgroup2_dir(dir)
+    {
+        match spawn_init_into_cgroup(exe, inherit, sock_fd, dir) {
+            Ok(pid) => return Ok(Stage1 { pid }),
+            // Kernels before 5.7 lack CLONE_INTO_CGROUP: fall back to moving the child.
+            Err(e)
+                if matches!(
+                    e.raw_os_error(),
+                    Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)
+                ) => {}
+            Err(e) => return Err(e).ctx(|| "start container init (clone3)"),
+        }
+    }
+    let child = spawn_init_then_move(exe, inherit, sock_fd)?;
+    let stage1 = Stage1 { pid: child };
+    for dir in cgroup_dirs {
+        if let Err(e) = crate::cgroups::write_file(&dir.join("cgroup.procs"), &child.to_string()) {
+            cleanup.stage1 = Some(stage1);
+            return Err(e);
+        }
+    }
+    Ok(stage1)
+}
+
+fn is_cgroup2_dir(dir: &Path) -> bool {
+    nix::sys::statfs::statfs(dir)
+        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+}
+
+fn init_argv_envp(sock_fd: RawFd) -> (Vec<CString>, Vec<CString>) {
+    let argv = vec![c"corral".to_owned(), c"init".to_owned()];
+    let env = CString::new(format!("{INIT_SOCK_ENV}={sock_fd}")).expect("no NUL");
+    (argv, vec![env])
+}
+
+fn spawn_init_into_cgroup(
+    exe: &OwnedFd,
+    inherit: &[RawFd],
+    sock_fd: RawFd,
+    dir: &Path,
+) -> std::io::Result<i32> {
+    let cgroup = nix::fcntl::open(
+        dir,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )?;
+    let path = CString::new(crate::syscall::fd_path(exe)).expect("no NUL");
+    let (argv, envp) = init_argv_envp(sock_fd);
+    crate::syscall::spawn_in_cgroup(&path, &argv, &envp, inherit, cgroup.as_fd())
+}
+
+fn spawn_init_then_move(exe: &OwnedFd, inherit: &[RawFd], sock_fd: RawFd) -> Result<i32> {
     let mut cmd = Command::new(crate::syscall::fd_path(exe));
     cmd.arg0("corral")
         .arg("init")
@@ -447,7 +542,9 @@ pub(crate) fn spawn_init(exe: &OwnedFd, inherit: &[RawFd], sock_fd: RawFd) -> Re
             Ok(())
         });
     }
-    cmd.spawn().ctx(|| "start container init")
+    // The Child handle is dropped: Stage1 waits for the pid itself.
+    let child = cmd.spawn().ctx(|| "start container init")?;
+    Ok(child.id() as i32)
 }
 
 pub(crate) fn write_id_maps(pid: i32, bundle: &Bundle) -> Result<()> {
