@@ -15,18 +15,15 @@ pub enum Error {
     Config { path: String, msg: String },
     #[error("{0}")]
     State(String),
-    #[error("{context}: {source}")]
+    // The cause is part of the message, not a `source()`: the CLI prints the whole chain
+    // (`{:#}`), which would say it twice.
+    #[error("{context}: {err}")]
     Io {
         context: String,
-        #[source]
-        source: std::io::Error,
+        err: std::io::Error,
     },
-    #[error("{context}: {source}")]
-    Sys {
-        context: String,
-        #[source]
-        source: nix::Error,
-    },
+    #[error("{context}: {err}")]
+    Sys { context: String, err: nix::Error },
     #[error("{0}")]
     Other(String),
 }
@@ -57,18 +54,18 @@ pub trait Context<T> {
 
 impl<T> Context<T> for std::result::Result<T, std::io::Error> {
     fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|source| Error::Io {
+        self.map_err(|err| Error::Io {
             context: f().into(),
-            source,
+            err,
         })
     }
 }
 
 impl<T> Context<T> for std::result::Result<T, nix::Error> {
     fn ctx<S: Into<String>>(self, f: impl FnOnce() -> S) -> Result<T> {
-        self.map_err(|source| Error::Sys {
+        self.map_err(|err| Error::Sys {
             context: f().into(),
-            source,
+            err,
         })
     }
 }
@@ -85,5 +82,18 @@ pub fn io_text(e: &std::io::Error) -> String {
     match e.raw_os_error() {
         Some(n) => nix::errno::Errno::from_raw(n).desc().to_lowercase(),
         None => e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_io_cause_is_printed_once_in_the_cli_chain() {
+        use super::Context;
+        let e: super::Error = Err::<(), _>(std::io::Error::from_raw_os_error(libc::ENOENT))
+            .ctx(|| "open /x")
+            .unwrap_err();
+        let shown = format!("{:#}", anyhow::Error::new(e));
+        assert_eq!(shown.matches("No such file").count(), 1, "{shown}");
     }
 }

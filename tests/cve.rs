@@ -143,3 +143,39 @@ fn state_is_private_and_ids_cannot_escape_the_root() {
     }
     rt.cleanup(&id);
 }
+
+/// CVE-2019-5736's cheap protection (the overlay view of corral's directory) must hold where
+/// the state root lies inside that directory: overlayfs refuses overlapping layers, which used
+/// to send every create and exec to the slower memfd copy. CORRAL_EXE_SEAL=overlay forbids that
+/// fallback, so this fails if the overlay cannot be made.
+#[test]
+fn overlay_seal_works_with_the_state_root_inside_the_binary_directory() {
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("corral");
+    std::fs::copy(env!("CARGO_BIN_EXE_corral"), &bin).unwrap();
+    let layer_existed = std::path::Path::new("/run/corral-empty-layer").exists();
+    let rt = Runtime {
+        name: "corral",
+        bin,
+        root: tempfile::Builder::new()
+            .prefix("state")
+            .tempdir_in(home.path())
+            .unwrap(),
+    };
+    let b = Bundle::with_args(&["true"]);
+    let id = unique_id("nested-seal");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let out = rt
+        .cmd()
+        .env("CORRAL_EXE_SEAL", "overlay")
+        .args(["run", "--bundle", b.path_str(), &id])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    rt.cleanup(&id);
+    assert_clean(&rt, &id);
+    if !layer_existed {
+        let _ = std::fs::remove_dir("/run/corral-empty-layer");
+    }
+}

@@ -55,7 +55,7 @@ impl StateRoot {
         validate_id(id).map_err(|_| Error::NotExist)?;
         let dir = self.dir_of(id);
         let lock = lock_dir(&dir).map_err(|e| match e {
-            Error::Io { ref source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+            Error::Io { ref err, .. } if err.kind() == std::io::ErrorKind::NotFound => {
                 Error::NotExist
             }
             other => other,
