@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The end-to-end suites and the conformance suite on a pure cgroup v2 host: builds the test
+# The end-to-end suites, the conformance suite and the client lanes on a pure cgroup v2 host: builds the test
 # binaries here, then runs them all in one boot of the v2 VM (hack/vm/run.sh), corral next to
 # runc as on the host. The conformance results come back through the console log into
 # target/vm/conformance/.
@@ -21,6 +21,9 @@ for suite in $(cat target/vm/suites); do
   "$suite" --test-threads 2 || failed=1
 done
 CONFORMANCE_OUT=/tmp/conformance-v2 hack/conformance.sh --no-build || failed=1
+# The client lanes but docker's, which fetches its package and the VM has no network.
+echo "== real clients on cgroup v2"
+python3 hack/e2e/clients.py --lanes containerd,podman,go-runc || failed=1
 for f in /tmp/conformance-v2/*.json; do
   printf 'CONFORMANCE-RESULT %s %s\n' "$(basename "$f")" "$(tr -d '\n' <"$f")"
 done
