@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The end-to-end suites, the conformance suite and the client lanes on a pure cgroup v2 host: builds the test
-# binaries here, then runs them all in one boot of the v2 VM (hack/vm/run.sh), corral next to
-# runc as on the host. The conformance results come back through the console log into
+# The end-to-end suites, the conformance suite and the client lanes on a pure cgroup v2 host:
+# builds the test binaries here, then runs them all in one boot of the v2 VM (hack/vm/run.sh),
+# corral next to runc as on the host. The conformance results come back through the console log into
 # target/vm/conformance/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
