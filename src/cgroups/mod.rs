@@ -225,13 +225,6 @@ impl Cgroup {
         Ok(())
     }
 
-    pub fn add_process(&self, pid: i32) -> Result<()> {
-        for dir in self.paths.values() {
-            write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
-        }
-        Ok(())
-    }
-
     /// Applies `linux.resources`: device rules (v1 files, or an eBPF filter on v2) and every
     /// limit the host's layout supports.
     pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<()> {

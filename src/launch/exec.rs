@@ -67,14 +67,13 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
         stage1: None,
         init_pid: None,
     };
-    let child = spawn_init(
+    spawn_init(
         &exe,
         &inherit,
         child_sock.as_raw_fd(),
         &cgroup_dirs,
         &mut cleanup,
     )?;
-    cleanup.stage1 = Some(child);
     drop(child_sock);
     drop(exe);
 

@@ -152,9 +152,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     inherit.extend(console_pass.as_ref().map(|f| f.as_raw_fd()));
     inherit.extend(3..3 + preserve_fds);
     let dirs: Vec<PathBuf> = cgroup.paths.values().cloned().collect();
-    let child = spawn_init(&exe, &inherit, child_sock.as_raw_fd(), &dirs, &mut cleanup)?;
-    let stage1_pid = child.pid;
-    cleanup.stage1 = Some(child);
+    let stage1_pid = spawn_init(&exe, &inherit, child_sock.as_raw_fd(), &dirs, &mut cleanup)?;
     drop(child_sock);
     drop(exe);
     span.step("init spawned in its cgroup");
@@ -468,13 +466,16 @@ pub(crate) fn spawn_init(
     sock_fd: RawFd,
     cgroup_dirs: &[PathBuf],
     cleanup: &mut Cleanup,
-) -> Result<Stage1> {
+) -> Result<i32> {
     if let [dir] = cgroup_dirs
         && std::env::var_os("CORRAL_CLONE_INTO_CGROUP").is_none_or(|v| v != "0")
         && is_cgroup2_dir(dir)
     {
         match spawn_init_into_cgroup(exe, inherit, sock_fd, dir) {
-            Ok(pid) => return Ok(Stage1 { pid }),
+            Ok(pid) => {
+                cleanup.stage1 = Some(Stage1 { pid });
+                return Ok(pid);
+            }
             // Kernels before 5.7 lack CLONE_INTO_CGROUP: fall back to moving the child.
             Err(e)
                 if matches!(
@@ -484,15 +485,12 @@ pub(crate) fn spawn_init(
             Err(e) => return Err(e).ctx(|| "start container init (clone3)"),
         }
     }
-    let child = spawn_init_then_move(exe, inherit, sock_fd)?;
-    let stage1 = Stage1 { pid: child };
+    let pid = spawn_init_then_move(exe, inherit, sock_fd)?;
+    cleanup.stage1 = Some(Stage1 { pid });
     for dir in cgroup_dirs {
-        if let Err(e) = crate::cgroups::write_file(&dir.join("cgroup.procs"), &child.to_string()) {
-            cleanup.stage1 = Some(stage1);
-            return Err(e);
-        }
+        crate::cgroups::write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
     }
-    Ok(stage1)
+    Ok(pid)
 }
 
 fn is_cgroup2_dir(dir: &Path) -> bool {
