@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Side-by-side benchmark of OCI runtimes on one machine, in one run, as ratios.
 
-    hack/bench.py corral=target/release/corral runc=/usr/sbin/runc crun=/usr/bin/crun \
-        [--iterations 50] [--exec-iterations 100] [--json out.json] [--quick]
+    hack/bench.py corral=$(hack/build.sh) runc=/usr/sbin/runc crun=/usr/bin/crun \
+        [--iterations 50] [--exec-iterations 100] [--containers 100] [--batch-rounds 3] \
+        [--json out.json] [--quick]
 
 Every measurement is interleaved across runtimes (one iteration of each in turn) so machine
 drift hits all of them alike. crun 1.8 refuses this host's hybrid cgroup layout, so it runs
@@ -18,18 +19,25 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 CGROUP_PARENT = "/corral-bench"
 
 
 def parse_args(argv):
-    runtimes, opts = [], {"iterations": 50, "exec_iterations": 100, "json": None, "quick": False}
+    runtimes = []
+    opts = {"iterations": 50, "exec_iterations": 100, "containers": 100, "batch_rounds": 3,
+            "json": None, "quick": False}
     it = iter(argv)
     for a in it:
         if a == "--iterations":
             opts["iterations"] = int(next(it))
         elif a == "--exec-iterations":
             opts["exec_iterations"] = int(next(it))
+        elif a == "--containers":
+            opts["containers"] = int(next(it))
+        elif a == "--batch-rounds":
+            opts["batch_rounds"] = int(next(it))
         elif a == "--json":
             opts["json"] = next(it)
         elif a == "--quick":
@@ -40,7 +48,8 @@ def parse_args(argv):
         else:
             sys.exit(f"unknown argument {a!r}")
     if opts["quick"]:
-        opts["iterations"], opts["exec_iterations"] = 3, 5
+        opts["iterations"], opts["exec_iterations"], opts["containers"] = 3, 5, 4
+        opts["batch_rounds"] = 1
     if not runtimes:
         sys.exit(__doc__)
     return runtimes, opts
@@ -91,6 +100,15 @@ class Runtime:
             return 0.0
         start = time.perf_counter()
         subprocess.run(self.control_argv(), check=True)
+        return time.perf_counter() - start
+
+    def control_batch(self, calls, workers):
+        """Wall time of `calls` wrapper-only runs spread over `workers`, to subtract from a batch."""
+        if not self.wrapped:
+            return 0.0
+        start = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda _: subprocess.run(self.control_argv(), check=True), range(calls)))
         return time.perf_counter() - start
 
 
@@ -216,15 +234,87 @@ def bench(runtimes, opts):
                 took, _ = rt.call("exec", running[rt.name], "true")
                 record(rt, "exec /bin/true", took - c)
                 took, _ = rt.call("state", running[rt.name])
-                record(rt, "state", took - c)
+                record(rt, "state (1 container)", took - c)
                 took, _ = rt.call("list")
-                record(rt, "list", took - c)
+                record(rt, "list (1 container)", took - c)
     finally:
         for rt in runtimes:
             rt.call("delete", "--force", running[rt.name], check=False)
+
+    # 5. n containers created and started, then killed and deleted, by one worker and by four;
+    # 4. state and list while n containers run (measured after the sequential batch).
+    count = opts["containers"]
+    rootfs = os.path.join(sleep_bundle, "rootfs")
+    for workers in [w for _ in range(opts["batch_rounds"]) for w in (1, 4)]:
+        label = "sequential" if workers == 1 else f"{workers} parallel"
+        batches = {rt.name: [next_id(rt) for _ in range(count)] for rt in runtimes}
+        bases = {rt.name: batch_bundles(rt, batches[rt.name], rootfs, sleep_config) for rt in runtimes}
+        try:
+            for rt in runtimes:
+                took = timed_batch(rt, create_start, bases[rt.name], batches[rt.name], workers)
+                record(rt, f"{count} × create+start, {label}", took)
+            if workers == 1:
+                for _ in range(max(opts["exec_iterations"] // 2, 1)):
+                    for rt in runtimes:
+                        c = rt.control()
+                        took, _ = rt.call("state", batches[rt.name][-1])
+                        record(rt, f"state ({count} containers)", took - c)
+                        took, _ = rt.call("list")
+                        record(rt, f"list ({count} containers)", took - c)
+            for rt in runtimes:
+                took = timed_batch(rt, kill_delete, bases[rt.name], batches[rt.name], workers)
+                record(rt, f"{count} × kill+delete, {label}", took)
+        except BaseException:
+            for rt in runtimes:
+                for cid in batches[rt.name]:
+                    rt.call("delete", "--force", cid, check=False)
+            raise
+        finally:
+            for base in bases.values():
+                shutil.rmtree(base, ignore_errors=True)
     for d in (true_bundle, sleep_bundle):
         shutil.rmtree(d, ignore_errors=True)
     return results
+
+
+def batch_bundles(rt, ids, rootfs, config):
+    """One bundle directory per container, holding only config.json (the read-only rootfs is
+    shared by absolute path), so parallel creates never race on one config file."""
+    base = tempfile.mkdtemp(prefix=f"bench-batch-{rt.name}")
+    for cid in ids:
+        bundle = os.path.join(base, cid)
+        os.mkdir(bundle)
+        own = json.loads(json.dumps(config))
+        own["root"]["path"] = rootfs
+        write_config(bundle, own, f"{CGROUP_PARENT}/{cid}")
+    return base
+
+
+def create_start(rt, base, cid):
+    bundle = os.path.join(base, cid)
+    rt.call("create", "--bundle", bundle, "--pid-file", os.path.join(bundle, "pid"), cid)
+    rt.call("start", cid)
+
+
+def kill_delete(rt, base, cid):
+    rt.call("kill", cid, "KILL")
+    with open(os.path.join(base, cid, "pid")) as f:
+        wait_gone(int(f.read()))
+    rt.call("delete", cid)
+
+
+def timed_batch(rt, step, base, ids, workers):
+    """Wall time of `step` (two runtime calls) over all ids, less the wrapper's cost for as many
+    calls spread over as many workers."""
+    start = time.perf_counter()
+    if workers == 1:
+        for cid in ids:
+            step(rt, base, cid)
+    else:
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda cid: step(rt, base, cid), ids))
+    took = time.perf_counter() - start
+    return took - rt.control_batch(2 * len(ids), workers)
 
 
 def binary_facts(rt):
@@ -239,6 +329,10 @@ def percentile(xs, p):
     k = (len(xs) - 1) * p
     lo, hi = int(k), min(int(k) + 1, len(xs) - 1)
     return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def duration(seconds):
+    return f"{seconds:.2f} s" if seconds >= 1 else f"{seconds * 1000:.2f} ms"
 
 
 def report(runtimes, results, opts):
@@ -257,7 +351,7 @@ def report(runtimes, results, opts):
             if "RSS" in key:
                 row += [f"{med:.0f}", f"{p90:.0f}", f"{med / ref:.2f}" if ref else "-"]
             else:
-                row += [f"{med * 1000:.2f} ms", f"{p90 * 1000:.2f} ms", f"{med / ref:.2f}" if ref else "-"]
+                row += [duration(med), duration(p90), f"{med / ref:.2f}" if ref else "-"]
         lines.append("| " + " | ".join(row) + " |")
     facts = ["", "| binary | size | shared libraries |", "|---|---|---|"]
     for rt in runtimes:
@@ -266,7 +360,9 @@ def report(runtimes, results, opts):
         facts.append(f"| {rt.name} ({rt.path}) | {size / 1e6:.1f} MB | {libs} |")
     machine = f"{os.uname().release}, {os.cpu_count()} cores"
     print(f"Measured {time.strftime('%Y-%m-%d')} on {machine}; {opts['iterations']} lifecycle/run "
-          f"and {opts['exec_iterations']} exec/state/list iterations, interleaved.\n")
+          f"and {opts['exec_iterations']} exec/state/list iterations, interleaved; "
+          f"{opts['batch_rounds']} rounds of {opts['containers']}-container batches, one batch per "
+          f"runtime in turn.\n")
     print("\n".join(lines + facts))
     if opts["json"]:
         with open(opts["json"], "w") as f:

@@ -17,8 +17,10 @@ for arg in "$@"; do
   esac
 done
 target=x86_64-unknown-linux-gnu
+corral=target/$target/release/corral
 if [ $build = 1 ]; then
-  cargo build --quiet --release --workspace
+  corral=$(hack/build.sh)
+  cargo build --quiet --release -p corral-conformance --bin corral-conformance
   # The checker runs in a bare busybox rootfs: link it statically. An explicit --target keeps
   # these RUSTFLAGS off the rest of the build (and off its output directory).
   RUSTFLAGS="-C target-feature=+crt-static" \
@@ -33,7 +35,7 @@ run() { # NAME RUNTIME
     >"$out/$1.tap" 2>&1 || true
   grep -vE '^(ok|TAP|1\.\.)' "$out/$1.tap" || true
 }
-run corral target/release/corral
+run corral "$corral"
 run runc "$(command -v runc)"
 files=("$out/corral.json" "$out/runc.json")
 if [ $crun = 1 ]; then

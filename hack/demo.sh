@@ -8,8 +8,7 @@ if [ ! -x /bin/busybox ] || ! command -v python3 >/dev/null || ! dpkg -s libsecc
   apt-get update -qq
   apt-get install -y -qq busybox-static python3 libseccomp-dev pkg-config >/dev/null
 fi
-cargo build --release --quiet
-corral="$PWD/target/release/corral"
+corral=$(hack/build.sh)
 root=$(mktemp -d /tmp/corral-demo-root.XXXXXX)
 bundle=$(mktemp -d /tmp/corral-demo-bundle.XXXXXX)
 id="demo-$$"

@@ -3,7 +3,7 @@
 # The config is `corral spec`'s default with the terminal off, so it runs without a tty.
 set -euo pipefail
 dir=${1:?usage: hack/mkbundle.sh DIR}
-corral=${CORRAL:-$(dirname "$0")/../target/release/corral}
+corral=${CORRAL:-$(dirname "$0")/../target/x86_64-unknown-linux-gnu/release/corral}
 mkdir -p "$dir/rootfs/bin" "$dir/rootfs/etc" "$dir/rootfs/tmp"
 cp /bin/busybox "$dir/rootfs/bin/busybox"
 for applet in $(/bin/busybox --list); do

@@ -6,6 +6,7 @@ cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
 need=()
 command -v runc >/dev/null || need+=(runc)
+command -v crun >/dev/null || need+=(crun)
 [ -x /bin/busybox ] || need+=(busybox-static)
 command -v python3 >/dev/null || need+=(python3)
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
@@ -36,6 +37,9 @@ hack/conformance.sh
 echo "== real clients: containerd, podman, go-runc, docker (hack/e2e/clients.py)"
 python3 hack/e2e/clients.py --lanes containerd,podman,go-runc,docker \
   --json target/clients.json --markdown target/clients.md
+echo "== bench, smoke mode (hack/bench.py --quick; benchmarks assert no time)"
+python3 hack/bench.py --quick corral="$(hack/build.sh)" runc="$(command -v runc)" crun="$(command -v crun)" \
+  >target/bench-smoke.md
 echo "== pure cgroup v2 lane (QEMU)"
 hack/vm/test-v2.sh
 echo "== demo"

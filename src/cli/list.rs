@@ -87,16 +87,32 @@ fn render_table(rows: &[Vec<String>]) -> String {
 
 fn owner_name(dir: &std::path::Path) -> String {
     let uid = std::fs::metadata(dir).map(|m| m.uid()).unwrap_or(0);
-    nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| format!("#{uid}"))
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    user_name_in(&passwd, uid).unwrap_or_else(|| format!("#{uid}"))
+}
+
+/// The name of `uid` in an /etc/passwd text. Read directly, as runc does, rather than through
+/// getpwuid: the shipped binary is static, and glibc's NSS would dlopen host libraries.
+fn user_name_in(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?;
+        (fields.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn user_names_come_from_the_passwd_text() {
+        let passwd =
+            "root:x:0:0:root:/root:/bin/sh\nbroken\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+        assert_eq!(user_name_in(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name_in(passwd, 1000).as_deref(), Some("alice"));
+        assert_eq!(user_name_in(passwd, 7), None);
+    }
 
     #[test]
     fn table_matches_runc_spacing() {
