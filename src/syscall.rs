@@ -642,3 +642,29 @@ pub fn bpf_attach_device_program(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -
     }
     Ok(())
 }
+
+/// seccomp(SECCOMP_SET_MODE_FILTER, flags, program): loads a classic BPF filter into the calling
+/// thread. Returns the listener fd with SECCOMP_FILTER_FLAG_NEW_LISTENER. `None` as program
+/// probes whether the kernel knows `flags`: it fails with EFAULT if it does, EINVAL if not.
+pub fn seccomp_set_filter(
+    flags: libc::c_ulong,
+    program: Option<&[libc::sock_filter]>,
+) -> io::Result<Option<OwnedFd>> {
+    let fprog = program.map(|p| libc::sock_fprog {
+        len: p.len() as libc::c_ushort,
+        filter: p.as_ptr().cast_mut(),
+    });
+    let arg = fprog
+        .as_ref()
+        .map_or(std::ptr::null(), |f| f as *const libc::sock_fprog);
+    // SAFETY: the program outlives the call and the kernel only reads it; NULL only probes.
+    let r = unsafe { libc::syscall(libc::SYS_seccomp, libc::SECCOMP_SET_MODE_FILTER, flags, arg) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if flags & libc::SECCOMP_FILTER_FLAG_NEW_LISTENER == 0 {
+        return Ok(None);
+    }
+    // SAFETY: with NEW_LISTENER the kernel returns a new fd that nobody else owns.
+    Ok(Some(unsafe { OwnedFd::from_raw_fd(r as RawFd) }))
+}

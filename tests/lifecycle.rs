@@ -458,6 +458,14 @@ fn features_lists_only_what_corral_supports() {
         "all six hook kinds"
     );
     assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    // Both kernels the suite runs on (6.18 here, 6.1 in the v2 VM) have it (5.19 and later).
+    assert!(
+        f["linux"]["seccomp"]["supportedFlags"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV")
+    );
     let ns: Vec<&str> = f["linux"]["namespaces"]
         .as_array()
         .unwrap()

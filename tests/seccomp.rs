@@ -280,38 +280,144 @@ fn seccomp_agent(path: std::path::PathBuf) -> std::thread::JoinHandle<serde_json
         let (n, nfds) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut buf, &mut fds).unwrap();
         assert_eq!(nfds, 1, "the notify fd arrives with the message");
         let msg: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
-        // Older kernels (6.1) block in NOTIF_RECV after the last user of the filter is gone;
-        // poll first and stop on hang-up (or after 20 s, so a broken runtime fails the test).
-        let start = std::time::Instant::now();
-        loop {
-            // SAFETY: fds[0] stays open for the whole loop.
-            let fd = unsafe { std::os::fd::BorrowedFd::borrow_raw(fds[0]) };
-            let mut pfd = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLIN)];
-            let ready =
-                nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(200u16)).unwrap_or(0);
-            let revents = pfd[0].revents().unwrap_or(nix::poll::PollFlags::empty());
-            if revents.contains(nix::poll::PollFlags::POLLHUP)
-                || start.elapsed() > std::time::Duration::from_secs(20)
-            {
-                break;
-            }
-            if ready == 0 || !revents.contains(nix::poll::PollFlags::POLLIN) {
-                continue;
-            }
-            let Ok(req) = libseccomp::ScmpNotifReq::receive(fds[0]) else {
-                break;
-            };
-            let resp = libseccomp::ScmpNotifResp::new_error(
-                req.id,
-                -libc::EOPNOTSUPP,
-                libseccomp::ScmpNotifRespFlags::empty(),
-            );
-            if resp.respond(fds[0]).is_err() {
-                break;
-            }
-        }
+        answer_until_hangup(fds[0]);
         msg
     })
+}
+
+/// Answers every notification on the listener `fd` with EOPNOTSUPP until the filter has no
+/// more users. Older kernels (6.1) block in NOTIF_RECV after the last user of the filter is
+/// gone, so it polls first and stops on hang-up (or after 20 s, so a broken runtime fails).
+fn answer_until_hangup(fd: i32) {
+    let start = std::time::Instant::now();
+    loop {
+        if !wait_readable(fd, 200) {
+            if start.elapsed() > std::time::Duration::from_secs(20) || hung_up(fd) {
+                break;
+            }
+            continue;
+        }
+        let Ok(req) = libseccomp::ScmpNotifReq::receive(fd) else {
+            break;
+        };
+        if answer(fd, req.id).is_err() {
+            break;
+        }
+    }
+}
+
+fn answer(fd: i32, id: u64) -> Result<(), libseccomp::error::SeccompError> {
+    libseccomp::ScmpNotifResp::new_error(
+        id,
+        -libc::EOPNOTSUPP,
+        libseccomp::ScmpNotifRespFlags::empty(),
+    )
+    .respond(fd)
+}
+
+fn poll_listener(fd: i32, ms: u16) -> nix::poll::PollFlags {
+    // SAFETY: the caller keeps fd open across the call.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let mut pfd = [nix::poll::PollFd::new(
+        borrowed,
+        nix::poll::PollFlags::POLLIN,
+    )];
+    let _ = nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(ms));
+    pfd[0].revents().unwrap_or(nix::poll::PollFlags::empty())
+}
+
+fn wait_readable(fd: i32, ms: u16) -> bool {
+    poll_listener(fd, ms).contains(nix::poll::PollFlags::POLLIN)
+}
+
+fn hung_up(fd: i32) -> bool {
+    poll_listener(fd, 0).contains(nix::poll::PollFlags::POLLHUP)
+}
+
+/// An agent that takes the first notification, stops the waiting process (SIGSTOP wakes an
+/// interruptible wait, not a killable one), reports whether that notification is still pending
+/// 300 ms later, continues the process, then answers it and any later ones.
+fn signalling_agent(path: std::path::PathBuf) -> std::thread::JoinHandle<bool> {
+    let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut fds = [0i32; 1];
+        let (_, nfds) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut buf, &mut fds).unwrap();
+        assert_eq!(nfds, 1, "the notify fd arrives with the message");
+        assert!(wait_readable(fds[0], 20_000), "no notification within 20 s");
+        let req = libseccomp::ScmpNotifReq::receive(fds[0]).unwrap();
+        let pid = nix::unistd::Pid::from_raw(req.pid as i32);
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let pending = libseccomp::notify_id_valid(fds[0], req.id).is_ok();
+        nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
+        let _ = answer(fds[0], req.id);
+        answer_until_hangup(fds[0]);
+        pending
+    })
+}
+
+/// SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: once the agent has received a notification, only a
+/// fatal signal may end the wait. Without the flag a signal (here SIGSTOP) interrupts the
+/// syscall and the kernel drops the notification; with it, it stays pending for the answer. The
+/// same container runs with and without the flag, so the test fails if the flag is not applied.
+/// corral only: runc 1.1.5 refuses the profile ("seccomp flags are not yet supported by
+/// runc"), and libseccomp has the flag only from 2.6 (Debian 12 has 2.5.4), so corral exports
+/// the filter and loads it with seccomp(2) itself.
+#[test]
+fn wait_killable_recv_keeps_a_received_notification_through_signals() {
+    let rt = Runtime::corral();
+    let mut pending = Vec::new();
+    for flags in [json!(["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"]), json!([])] {
+        let mut b = with_profile(
+            "mkdir /tmp/w 2>&1; echo done",
+            json!({
+                "defaultAction": "SCMP_ACT_ALLOW",
+                "listenerPath": "/placeholder",
+                "flags": flags,
+                "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+            }),
+        );
+        let id = unique_id("waitkill");
+        let _guard = rt.guard(&id);
+        let sock = b.path().join("agent.sock");
+        b.config["linux"]["seccomp"]["listenerPath"] = json!(sock);
+        let agent = signalling_agent(sock);
+        let out = rt.output_of(&b, &id);
+        pending.push(agent.join().unwrap());
+        assert!(out.ends_with("done\n"), "{flags}: {out}");
+        rt.cleanup(&id);
+    }
+    assert_eq!(
+        pending,
+        [true, false],
+        "a received notification survives a signal with the flag, not without it"
+    );
+}
+
+#[test]
+fn wait_killable_recv_without_a_notify_rule_is_refused() {
+    let rt = Runtime::corral();
+    let b = with_profile(
+        "true",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "flags": ["SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]
+        }),
+    );
+    let id = unique_id("waitkill-nonotify");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("linux.seccomp.flags[0]") && err.contains("SCMP_ACT_NOTIFY"),
+        "{err}"
+    );
+    assert_clean(&rt, &id);
 }
 
 #[test]

@@ -15,6 +15,7 @@ use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
 use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
+use std::os::fd::OwnedFd;
 use std::str::FromStr;
 
 const EPERM: u32 = 1;
@@ -131,7 +132,10 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         let r = match name.as_str() {
             "SECCOMP_FILTER_FLAG_LOG" => ctx.set_ctl_log(true).map(|_| ()),
             "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => ctx.set_ctl_ssb(true).map(|_| ()),
-            "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV" => ctx.set_ctl_waitkill(true).map(|_| ()),
+            WAIT_KILLABLE_RECV => {
+                check_wait_killable(s, &path)?;
+                Ok(())
+            }
             // libseccomp always synchronises threads itself; nothing to ask for.
             "SECCOMP_FILTER_FLAG_TSYNC" => Ok(()),
             other => return Err(Error::config(path, format!("unknown flag {other}"))),
@@ -186,6 +190,111 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
     Ok(ctx)
 }
 
+const WAIT_KILLABLE_RECV: &str = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
+
+fn has_flag(s: &LinuxSeccomp, name: &str) -> bool {
+    s.flags()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|f| json_name(f) == name)
+}
+
+/// libseccomp gained an attribute for WAIT_KILLABLE_RECV only in 2.6 (Debian 12 has 2.5.4), so
+/// a filter with it is exported as BPF and loaded by `load_exported`. Checked when the config
+/// is validated, so an unusable flag fails create before anything exists.
+fn check_wait_killable(s: &LinuxSeccomp, path: &str) -> Result<()> {
+    if !notifies(s) {
+        return Err(Error::config(
+            path,
+            format!(
+                "{WAIT_KILLABLE_RECV} needs an SCMP_ACT_NOTIFY rule (it applies to a listener)"
+            ),
+        ));
+    }
+    if !kernel_knows(WAIT_KILLABLE_PROBE) {
+        return Err(Error::config(
+            path,
+            format!("{WAIT_KILLABLE_RECV} is not supported by this kernel (Linux 5.19 or later)"),
+        ));
+    }
+    Ok(())
+}
+
+/// WAIT_KILLABLE_RECV is valid only with NEW_LISTENER, so it is probed with both.
+const WAIT_KILLABLE_PROBE: libc::c_ulong =
+    libc::SECCOMP_FILTER_FLAG_NEW_LISTENER | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+
+/// The `flags` values corral accepts on this kernel (for `features`).
+pub fn supported_flags() -> Vec<&'static str> {
+    let mut flags = vec![
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    ];
+    if kernel_knows(WAIT_KILLABLE_PROBE) {
+        flags.push(WAIT_KILLABLE_RECV);
+    }
+    flags
+}
+
+/// Whether the kernel accepts these filter flags: with no program it fails with EFAULT if it
+/// does (the flags are checked first), EINVAL if not.
+fn kernel_knows(flags: libc::c_ulong) -> bool {
+    matches!(crate::syscall::seccomp_set_filter(flags, None),
+        Err(e) if e.raw_os_error() == Some(libc::EFAULT))
+}
+
+/// The kernel flags for the profile's `flags`, as libseccomp would pass them, plus
+/// WAIT_KILLABLE_RECV.
+fn kernel_flags(s: &LinuxSeccomp) -> libc::c_ulong {
+    let mut flags = 0;
+    if notifies(s) {
+        flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
+    }
+    if has_flag(s, "SECCOMP_FILTER_FLAG_LOG") {
+        flags |= libc::SECCOMP_FILTER_FLAG_LOG;
+    }
+    if has_flag(s, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
+        flags |= libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    }
+    if has_flag(s, WAIT_KILLABLE_RECV) {
+        flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
+    }
+    flags
+}
+
+/// The filter as the classic BPF program libseccomp generates, read back from a memfd.
+fn export_program(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
+    use std::io::{Read, Seek};
+    let memfd =
+        nix::sys::memfd::memfd_create("corral-seccomp", nix::sys::memfd::MFdFlags::MFD_CLOEXEC)
+            .map_err(|e| err("linux.seccomp", format!("memfd_create: {e}")))?;
+    let mut file = std::fs::File::from(memfd);
+    ctx.export_bpf(&file)
+        .map_err(|e| err("linux.seccomp", format!("export the filter: {e}")))?;
+    let mut bytes = Vec::new();
+    file.rewind()
+        .and_then(|_| file.read_to_end(&mut bytes))
+        .map_err(|e| err("linux.seccomp", format!("read the exported filter: {e}")))?;
+    Ok(bytes
+        .chunks_exact(8)
+        .map(|i| libc::sock_filter {
+            code: u16::from_ne_bytes([i[0], i[1]]),
+            jt: i[2],
+            jf: i[3],
+            k: u32::from_ne_bytes([i[4], i[5], i[6], i[7]]),
+        })
+        .collect())
+}
+
+/// Loads the exported program with seccomp(2) itself, for flags libseccomp cannot set.
+fn load_exported(ctx: &ScmpFilterContext, s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
+    let program = export_program(ctx)?;
+    crate::syscall::seccomp_set_filter(kernel_flags(s), Some(&program))
+        .map_err(|e| err("linux.seccomp", format!("load the filter: {e}")))
+}
+
 /// Whether the profile uses the notify action (and so yields a listener fd).
 pub fn notifies(s: &LinuxSeccomp) -> bool {
     s.default_action() == LinuxSeccompAction::ScmpActNotify
@@ -198,8 +307,11 @@ pub fn notifies(s: &LinuxSeccomp) -> bool {
 
 /// Builds and loads the filter into the calling thread (the container's init, just before
 /// exec). Returns the notify listener fd when the profile has SCMP_ACT_NOTIFY rules.
-pub fn load(s: &LinuxSeccomp) -> Result<Option<std::os::fd::OwnedFd>> {
+pub fn load(s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
     let ctx = build(s)?;
+    if has_flag(s, WAIT_KILLABLE_RECV) {
+        return load_exported(&ctx, s);
+    }
     ctx.load()
         .map_err(|e| err("linux.seccomp", format!("load the filter: {e}")))?;
     if !notifies(s) {
@@ -216,7 +328,7 @@ pub fn load(s: &LinuxSeccomp) -> Result<Option<std::os::fd::OwnedFd>> {
     }
     // SAFETY: a fresh fd that nobody else owns.
     Ok(Some(unsafe {
-        <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dup)
+        <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dup)
     }))
 }
 
@@ -242,6 +354,30 @@ mod tests {
             ]
         }));
         build(&s).unwrap();
+    }
+
+    #[test]
+    fn kernel_flags_follow_the_profile() {
+        let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": "/run/agent.sock",
+            "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}));
+        assert_eq!(
+            kernel_flags(&s),
+            libc::SECCOMP_FILTER_FLAG_NEW_LISTENER
+                | libc::SECCOMP_FILTER_FLAG_LOG
+                | libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV
+        );
+    }
+
+    #[test]
+    fn the_exported_program_ends_in_a_return() {
+        let s = seccomp(serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW",
+            "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}));
+        let program = export_program(&build(&s).unwrap()).unwrap();
+        assert!(program.len() > 4);
+        // BPF_RET | BPF_K: a classic BPF program must end in a return.
+        assert_eq!(program.last().unwrap().code, 0x06);
     }
 
     #[test]
