@@ -14,6 +14,9 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v unshare >/dev/null || need+=(util-linux)
 # apparmor_parser loads the AppArmor test profile in the v2 VM, whose kernel has AppArmor on.
 command -v apparmor_parser >/dev/null || need+=(apparmor)
+# The SELinux lane boots the VM with SELinux: it loads this policy with load_policy.
+[ -f /etc/selinux/default/policy/policy.33 ] || need+=(selinux-policy-default)
+command -v load_policy >/dev/null || need+=(policycoreutils)
 # The real clients of hack/e2e/clients.py (docker.io is fetched there with apt-get download).
 command -v containerd >/dev/null || need+=(containerd)
 command -v podman >/dev/null || need+=(podman)
@@ -42,6 +45,8 @@ python3 hack/bench.py --quick corral="$(hack/build.sh)" runc="$(command -v runc)
   >target/bench-smoke.md
 echo "== pure cgroup v2 lane (QEMU)"
 hack/vm/test-v2.sh
+echo "== SELinux lane (QEMU, SELinux permissive with Debian's reference policy)"
+hack/vm/test-selinux.sh
 echo "== demo"
 hack/demo.sh >/dev/null
 echo "all checks passed"

@@ -668,3 +668,23 @@ pub fn seccomp_set_filter(
     // SAFETY: with NEW_LISTENER the kernel returns a new fd that nobody else owns.
     Ok(Some(unsafe { OwnedFd::from_raw_fd(r as RawFd) }))
 }
+
+/// Sets the SELinux label of the file `fd` refers to (its security.selinux xattr).
+pub fn set_selinux_file_label(fd: &OwnedFd, label: &str) -> io::Result<()> {
+    // O_PATH fds take no fsetxattr; the /proc/self/fd path of the fd does.
+    let path = CString::new(fd_path(fd)).map_err(io::Error::other)?;
+    // SAFETY: NUL-terminated path and name; the value buffer outlives the call.
+    let r = unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            c"security.selinux".as_ptr(),
+            label.as_ptr().cast(),
+            label.len(),
+            0,
+        )
+    };
+    if r != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

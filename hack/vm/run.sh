@@ -19,7 +19,7 @@ trap 'rm -f "$script" "$log"' EXIT
 timeout "${VM_TIMEOUT:-1200}" qemu-system-x86_64 \
   -accel tcg -cpu max -smp 2 -m 4096 -nographic -no-reboot \
   -kernel "$out/vmlinuz" -initrd "$out/initrd.gz" \
-  -append "console=ttyS0 quiet loglevel=1 panic=-1 corral_vm_cmd=$script" \
+  -append "console=ttyS0 quiet loglevel=1 panic=-1 ${VM_APPEND:-} corral_vm_cmd=$script" \
   -virtfs local,path=/,mount_tag=hostroot,security_model=passthrough,readonly=on,multidevs=remap \
   </dev/null | tee "$log"
 code=$(sed -n 's/^CORRAL-VM-EXIT=\([0-9]*\).*/\1/p' "$log" | tail -1)

@@ -181,14 +181,7 @@ fn check_process(p: &Process) -> Result<()> {
     {
         bail!("--apparmor: apparmor profile specified but apparmor is not enabled on this system");
     }
-    if p.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) && selinux_enabled() {
-        bail!("--process-label: applying SELinux labels is not supported yet");
-    }
     Ok(())
-}
-
-fn selinux_enabled() -> bool {
-    std::path::Path::new("/sys/fs/selinux/enforce").exists()
 }
 
 /// `UID[:GID]`, numbers only, as runc's exec takes them.

@@ -28,7 +28,7 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
                 "supportedFlags": crate::seccomp::supported_flags()
             },
             "apparmor": {"enabled": true},
-            "selinux": {"enabled": false}
+            "selinux": {"enabled": crate::lsm::selinux_enabled()}
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.corral.version": env!("CARGO_PKG_VERSION")

@@ -22,6 +22,8 @@ pub fn main() -> ! {
         eprintln!("corral init: must be started by corral create/run ({INIT_SOCK_ENV} unset)");
         std::process::exit(1);
     };
+    // Before any namespace change: the answer needs the host's /sys/fs/selinux.
+    crate::lsm::selinux_enabled();
     let result = stage1(&mut chan);
     // Only errors come back here: stage 1 exits after forking, stage 2 execs.
     if let Err(e) = result {

@@ -53,6 +53,9 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
         // Before dropping privileges, as runc: the profile takes effect at execve.
         crate::lsm::set_exec_profile(profile).ctx(|| "process.apparmorProfile")?;
     }
+    if let Some(label) = selinux_label(p) {
+        crate::lsm::set_selinux_exec_label(label).ctx(|| "process.selinuxLabel")?;
+    }
     switch_user(p)?;
     caps.apply()?;
     if nnp {
@@ -454,6 +457,13 @@ fn is_executable(p: &Path) -> bool {
         return false;
     };
     m.is_file() && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
+}
+
+/// The process's SELinux label, if it has one and SELinux is on (ignored otherwise, as runc).
+pub fn selinux_label(p: &oci_spec::runtime::Process) -> Option<&str> {
+    p.selinux_label()
+        .as_deref()
+        .filter(|l| !l.is_empty() && crate::lsm::selinux_enabled())
 }
 
 #[cfg(test)]

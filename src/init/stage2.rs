@@ -80,7 +80,15 @@ fn build_container(
 ) -> Result<()> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if !cfg.no_new_keyring {
+        // The keyring carries the process's label, as with runc; later keys get the default.
+        let label = super::process::selinux_label(process);
+        if let Some(label) = label {
+            crate::lsm::set_selinux_key_label(label).ctx(|| "process.selinuxLabel")?;
+        }
         join_keyring(&cfg.id)?;
+        if label.is_some() {
+            crate::lsm::set_selinux_key_label("").ctx(|| "process.selinuxLabel")?;
+        }
     }
     crate::cgroups::mount::set_container_cgroup(cfg.cgroup.clone());
     let spec = &cfg.spec;

@@ -21,8 +21,17 @@ pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount) -> Res<()> {
     } else if typ == "cgroup" || typ == "cgroup2" {
         crate::cgroups::mount::mount_cgroupfs(root, dest, &opts, plan.spec)
     } else {
-        fs_mount(root, m, typ, &opts)
+        fs_mount(root, m, typ, &opts, mount_label(plan))
     }
+}
+
+/// `linux.mountLabel` when SELinux is on (ignored otherwise, as runc).
+fn mount_label<'a>(plan: &Plan<'a>) -> Option<&'a str> {
+    plan.spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.mount_label().as_deref())
+        .filter(|l| !l.is_empty() && crate::lsm::selinux_enabled())
 }
 
 fn io_err(what: &str, e: impl std::fmt::Display) -> String {
@@ -99,7 +108,13 @@ pub fn remount_bind(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
     .map_err(|e| io_err("remount bind", e))
 }
 
-fn fs_mount(root: &RootDir, m: &Mount, typ: &str, opts: &MountOptions) -> Res<()> {
+fn fs_mount(
+    root: &RootDir,
+    m: &Mount,
+    typ: &str,
+    opts: &MountOptions,
+    label: Option<&str>,
+) -> Res<()> {
     if typ.is_empty() {
         return Err("mount type is empty and the options do not say bind".into());
     }
@@ -111,7 +126,12 @@ fn fs_mount(root: &RootDir, m: &Mount, typ: &str, opts: &MountOptions) -> Res<()
         .as_ref()
         .map(|s| s.display().to_string())
         .unwrap_or_else(|| typ.to_string());
-    let data = opts.data_string();
+    let mut data = opts.data_string();
+    // As runc: proc and sysfs keep their own labels; mqueue takes no context= and is
+    // labelled as a file below.
+    if let Some(label) = label.filter(|_| !matches!(typ, "proc" | "sysfs" | "mqueue")) {
+        data = crate::lsm::with_mount_label(&data, label);
+    }
     let mut flags = opts.flags - MsFlags::MS_REC;
     // mqueue and some others refuse MS_REMOUNT-less flags they do not know; the kernel
     // ignores the propagation flags here, which are applied below.
@@ -123,6 +143,10 @@ fn fs_mount(root: &RootDir, m: &Mount, typ: &str, opts: &MountOptions) -> Res<()
     let mounted = root
         .resolve(m.destination())
         .map_err(|e| io_err("reopen target", e))?;
+    if let Some(label) = label.filter(|_| typ == "mqueue") {
+        crate::syscall::set_selinux_file_label(&mounted, label)
+            .map_err(|e| io_err("label mqueue", e))?;
+    }
     finish(&mounted, opts)
 }
 

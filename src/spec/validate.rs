@@ -250,9 +250,12 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// SELinux labels: runc ignores them when SELinux is off, and clients (podman on Debian)
-/// send them anyway; with SELinux on, applying them is not implemented yet, so refuse.
+/// SELinux labels: applied when SELinux is on (`crate::lsm`); runc ignores them when it is
+/// off, and clients (podman on Debian) send them anyway, so they are only logged then.
 fn check_selinux_labels(spec: &Spec) -> Result<()> {
+    if crate::lsm::selinux_enabled() {
+        return Ok(());
+    }
     let process_label = spec
         .process()
         .as_ref()
@@ -265,12 +268,6 @@ fn check_selinux_labels(spec: &Spec) -> Result<()> {
         let Some(label) = label.filter(|l| !l.is_empty()) else {
             continue;
         };
-        if std::path::Path::new("/sys/fs/selinux/enforce").exists() {
-            return Err(Error::config(
-                field,
-                "applying SELinux labels is not supported yet",
-            ));
-        }
         crate::log::debug(format!(
             "{field} {label:?} ignored: SELinux is not enabled on this host"
         ));
