@@ -274,15 +274,21 @@ fn bad_profiles_are_refused_with_the_field() {
 fn seccomp_agent(path: std::path::PathBuf) -> std::thread::JoinHandle<serde_json::Value> {
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut fds = [0i32; 1];
-        let (n, nfds) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut buf, &mut fds).unwrap();
-        assert_eq!(nfds, 1, "the notify fd arrives with the message");
-        let msg: serde_json::Value = serde_json::from_slice(&buf[..n]).unwrap();
-        answer_until_hangup(fds[0]);
+        let (msg, fd) = receive_listener(&listener);
+        answer_until_hangup(fd);
         msg
     })
+}
+
+/// Accepts the runtime's connection and returns the containerProcessState it sends and the
+/// notify fd that comes with it.
+fn receive_listener(listener: &std::os::unix::net::UnixListener) -> (serde_json::Value, i32) {
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut fds = [0i32; 1];
+    let (n, nfds) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut buf, &mut fds).unwrap();
+    assert_eq!(nfds, 1, "the notify fd arrives with the message");
+    (serde_json::from_slice(&buf[..n]).unwrap(), fds[0])
 }
 
 /// Answers every notification on the listener `fd` with EOPNOTSUPP until the filter has no
@@ -340,20 +346,16 @@ fn hung_up(fd: i32) -> bool {
 fn signalling_agent(path: std::path::PathBuf) -> std::thread::JoinHandle<bool> {
     let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
     std::thread::spawn(move || {
-        let (conn, _) = listener.accept().unwrap();
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut fds = [0i32; 1];
-        let (_, nfds) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut buf, &mut fds).unwrap();
-        assert_eq!(nfds, 1, "the notify fd arrives with the message");
-        assert!(wait_readable(fds[0], 20_000), "no notification within 20 s");
-        let req = libseccomp::ScmpNotifReq::receive(fds[0]).unwrap();
+        let (_, fd) = receive_listener(&listener);
+        assert!(wait_readable(fd, 20_000), "no notification within 20 s");
+        let req = libseccomp::ScmpNotifReq::receive(fd).unwrap();
         let pid = nix::unistd::Pid::from_raw(req.pid as i32);
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGSTOP).unwrap();
         std::thread::sleep(std::time::Duration::from_millis(300));
-        let pending = libseccomp::notify_id_valid(fds[0], req.id).is_ok();
+        let pending = libseccomp::notify_id_valid(fd, req.id).is_ok();
         nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGCONT).unwrap();
-        let _ = answer(fds[0], req.id);
-        answer_until_hangup(fds[0]);
+        let _ = answer(fd, req.id);
+        answer_until_hangup(fd);
         pending
     })
 }
