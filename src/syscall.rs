@@ -490,6 +490,11 @@ pub fn detached_readonly_overlay(dir: &Path, empty: &Path) -> io::Result<OwnedFd
     )?;
     fsconfig(fs.as_fd_borrowed(), FSCONFIG_CMD_CREATE, None, None)?;
     let attrs = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID;
+    fsmount(&fs, attrs)
+}
+
+/// fsmount(2): a detached mount of the configured filesystem context `fs`.
+fn fsmount(fs: &OwnedFd, attrs: u64) -> io::Result<OwnedFd> {
     // SAFETY: integer arguments on an fd we own.
     let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
     if mnt < 0 {
@@ -512,13 +517,7 @@ pub fn detached_procfs() -> io::Result<OwnedFd> {
     let fs = unsafe { OwnedFd::from_raw_fd(fs as RawFd) };
     fsconfig(fs.as_fd_borrowed(), FSCONFIG_CMD_CREATE, None, None)?;
     let attrs = MOUNT_ATTR_NODEV | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOEXEC;
-    // SAFETY: integer arguments on an fd we own.
-    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, fs.as_raw_fd(), FSMOUNT_CLOEXEC, attrs) };
-    if mnt < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a fresh fd from the kernel.
-    Ok(unsafe { OwnedFd::from_raw_fd(mnt as RawFd) })
+    fsmount(&fs, attrs)
 }
 
 /// O_PATH open of `name` relative to `dir`, not following symlinks out of it.

@@ -11,7 +11,8 @@ Linking the functions the runtime's commands use next to each other keeps that s
 find them this runs in the test VM, never on a host: it sets the VM kernel's fault-around to one
 page (a global knob), runs a lifecycle with an unstripped build, and reads each process's
 present text pages from /proc/PID/pagemap (at exit_group under gdb, or while the init waits).
-It prints the functions, those of the waiting init first, as hash-free symbol names.
+`record` prints, per step, the functions it ran as hash-free symbol names; `merge` turns the
+records of both cgroup layouts into one order, the waiting init's functions first.
 """
 import bisect
 import json

@@ -136,7 +136,7 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
                 check_wait_killable(s, &path)?;
                 Ok(())
             }
-            // libseccomp always synchronises threads itself; nothing to ask for.
+            // The init loads the filter while single-threaded: no other thread to synchronise.
             "SECCOMP_FILTER_FLAG_TSYNC" => Ok(()),
             other => return Err(Error::config(path, format!("unknown flag {other}"))),
         };
