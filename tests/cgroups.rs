@@ -18,6 +18,19 @@ fn counter_bundle(out: &std::path::Path) -> Bundle {
     b
 }
 
+/// Whether the counter goes past `a` within `limit`. Polled: `echo > file` truncates before
+/// it writes, so one read can catch an empty file (read as 0) while the counter runs.
+fn counter_passes(dir: &std::path::Path, a: u64, limit: Duration) -> bool {
+    let end = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < end {
+        if read_counter(dir) > a {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
 fn read_counter(dir: &std::path::Path) -> u64 {
     std::fs::read_to_string(dir.join("n"))
         .unwrap_or_default()
@@ -39,8 +52,7 @@ fn pause_freezes_the_whole_tree_and_resume_thaws_it() {
         std::thread::sleep(Duration::from_millis(150));
         let frozen = read_counter(out.path()) == a;
         rt.ok(&["resume", id]);
-        std::thread::sleep(Duration::from_millis(150));
-        let thawed = read_counter(out.path()) > a;
+        let thawed = counter_passes(out.path(), a, Duration::from_secs(2));
         (status, frozen, thawed, rt.status(id))
     });
     assert_same(&results);
