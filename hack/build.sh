@@ -6,17 +6,21 @@
 # - the functions in hack/perf/corral.order linked first (lld --symbol-ordering-file): a
 #   process holds its binary's text in 64 KiB windows around the code it runs, and packing the
 #   runtime's code together keeps the waiting init and each command small.
-# CORRAL_BUILD_UNSTRIPPED=1 builds the same into target/unstripped (for hack/perf/profile.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 target=x86_64-unknown-linux-gnu
 dir=target
-if [ -n "${CORRAL_BUILD_UNSTRIPPED:-}" ]; then
-  dir=target/unstripped
-  export CARGO_PROFILE_RELEASE_STRIP=false
+# v0 mangling spells out the type arguments of each instance of a generic function, so its
+# demangled name tells the instances apart in any checkout (the legacy scheme gives them only a
+# hash of the crate metadata, which includes the checkout's path): hack/perf/link_order.py.
+export RUSTFLAGS="-C target-feature=+crt-static -C symbol-mangling-version=v0"
+# CORRAL_BUILD_PROFILE=1: the build hack/perf/profile.sh measures, in target/profile, with every
+# function aligned to a page of its own, so a page a process touched names one function.
+if [ -n "${CORRAL_BUILD_PROFILE:-}" ]; then
+  dir=target/profile
+  RUSTFLAGS+=" -C llvm-args=-align-all-functions=12"
 fi
 export CARGO_TARGET_DIR=$PWD/$dir
-export RUSTFLAGS="-C target-feature=+crt-static"
 export LIBSECCOMP_LINK_TYPE=static
 export LIBSECCOMP_LIB_PATH=${LIBSECCOMP_LIB_PATH:-/usr/lib/$(gcc -print-multiarch)}
 out=$PWD/$dir/$target/release

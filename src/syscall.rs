@@ -200,18 +200,44 @@ struct CloneArgs {
 
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
-/// Starts `path` with `argv`/`envp` as a child created directly inside the cgroup v2
-/// directory `cgroup` (clone3 with CLONE_INTO_CGROUP), keeping the fds in `keep` open across
-/// the exec, with an empty signal mask, SIGPIPE at its default and SIGKILL as the
-/// parent-death signal. An exec failure comes back as the error (through a close-on-exec
-/// pipe, as std's Command does).
-pub fn spawn_in_cgroup(
+/// Which step of [`spawn_placed`] failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpawnStep {
+    Clone,
+    /// Writing to the `tasks` file at this index of `join_tasks`.
+    JoinCgroup(usize),
+    Exec,
+}
+
+#[derive(Debug)]
+pub struct SpawnError {
+    pub step: SpawnStep,
+    pub err: io::Error,
+}
+
+/// Starts `path` with `argv`/`envp` as a child that is in the container's cgroups before it
+/// execs: created directly inside the cgroup v2 directory `cgroup` when given (clone3 with
+/// CLONE_INTO_CGROUP), and moved into each v1 hierarchy by writing "0" to the open `tasks`
+/// files in `join_tasks` itself. Both avoid the kernel's threadgroup lock taken for writing:
+/// moving a process from outside (`cgroup.procs`) takes it and waits for an RCU grace period
+/// (6-14 ms on this host, the larger part of a create), while a fork into a cgroup and a
+/// thread moving only itself do not.
+///
+/// The child keeps the fds in `keep` open across the exec and gets an empty signal mask,
+/// SIGPIPE at its default and SIGKILL as the parent-death signal. A failure in the child
+/// comes back as the error (through a close-on-exec pipe, as std's Command does).
+pub fn spawn_placed(
     path: &CStr,
     argv: &[CString],
     envp: &[CString],
     keep: &[RawFd],
-    cgroup: BorrowedFd<'_>,
-) -> io::Result<libc::pid_t> {
+    cgroup: Option<BorrowedFd<'_>>,
+    join_tasks: &[RawFd],
+) -> Result<libc::pid_t, SpawnError> {
+    let clone_err = |err| SpawnError {
+        step: SpawnStep::Clone,
+        err,
+    };
     let argv_ptrs: Vec<*const libc::c_char> = argv
         .iter()
         .map(|a| a.as_ptr())
@@ -222,12 +248,17 @@ pub fn spawn_in_cgroup(
         .map(|a| a.as_ptr())
         .chain(std::iter::once(std::ptr::null()))
         .collect();
-    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (report_r, report_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
+        .map_err(|e| clone_err(io::Error::from(e)))?;
     let report_w_raw = report_w.as_raw_fd();
     let args = CloneArgs {
-        flags: CLONE_INTO_CGROUP,
+        flags: if cgroup.is_some() {
+            CLONE_INTO_CGROUP
+        } else {
+            0
+        },
         exit_signal: libc::SIGCHLD as u64,
-        cgroup: cgroup.as_raw_fd() as u64,
+        cgroup: cgroup.map_or(0, |fd| fd.as_raw_fd() as u64),
         ..CloneArgs::default()
     };
     // SAFETY: clone3 without CLONE_VM is a fork: the child gets a copy of our memory. It only
@@ -240,29 +271,35 @@ pub fn spawn_in_cgroup(
         )
     };
     if pid < 0 {
-        return Err(io::Error::last_os_error());
+        return Err(clone_err(io::Error::last_os_error()));
     }
     if pid == 0 {
         // SAFETY: the child side: plain system calls on memory prepared before the clone.
-        unsafe { exec_child(path, &argv_ptrs, &envp_ptrs, keep, report_w_raw) }
+        unsafe { exec_child(path, &argv_ptrs, &envp_ptrs, keep, join_tasks, report_w_raw) }
     }
     drop(report_w);
-    let mut errno = [0u8; 4];
-    let mut report = std::fs::File::from(report_r);
+    let mut report = [0u8; 8];
+    let mut reader = std::fs::File::from(report_r);
     let got = loop {
-        match std::io::Read::read(&mut report, &mut errno) {
+        match std::io::Read::read(&mut reader, &mut report) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => break other?,
+            other => break other.map_err(clone_err)?,
         }
     };
     if got == 0 {
         return Ok(pid as libc::pid_t);
     }
     let _ = nix::sys::wait::waitpid(nix::unistd::Pid::from_raw(pid as libc::pid_t), None);
-    Err(io::Error::from_raw_os_error(i32::from_ne_bytes(errno)))
+    let errno = i32::from_ne_bytes(report[..4].try_into().expect("4 bytes"));
+    let at = i32::from_ne_bytes(report[4..].try_into().expect("4 bytes"));
+    Err(SpawnError {
+        step: usize::try_from(at).map_or(SpawnStep::Exec, SpawnStep::JoinCgroup),
+        err: io::Error::from_raw_os_error(errno),
+    })
 }
 
-/// The child of [`spawn_in_cgroup`]; never returns.
+/// The child of [`spawn_placed`]; never returns. A failure is reported as (errno, index of
+/// the `tasks` file being written or -1).
 ///
 /// # Safety
 /// Must run in a freshly cloned child, with pointers valid in its copy of memory.
@@ -271,19 +308,30 @@ unsafe fn exec_child(
     argv: &[*const libc::c_char],
     envp: &[*const libc::c_char],
     keep: &[RawFd],
+    join_tasks: &[RawFd],
     report: RawFd,
 ) -> ! {
     // SAFETY: each call is an async-signal-safe system call on values we own.
     unsafe {
-        let fail = |report: RawFd| -> ! {
+        let fail = |report: RawFd, at: i32| -> ! {
             let e = *libc::__errno_location();
-            libc::write(report, (&e as *const i32).cast(), 4);
+            let mut msg = [0u8; 8];
+            msg[..4].copy_from_slice(&e.to_ne_bytes());
+            msg[4..].copy_from_slice(&at.to_ne_bytes());
+            libc::write(report, msg.as_ptr().cast(), 8);
             libc::_exit(127)
         };
+        // "0" is the writer itself; a single-threaded child moving only itself (`tasks`, not
+        // `cgroup.procs`) is what lets the kernel skip the threadgroup lock.
+        for (i, &fd) in join_tasks.iter().enumerate() {
+            if libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                fail(report, i as i32);
+            }
+        }
         for &fd in keep {
             let flags = libc::fcntl(fd, libc::F_GETFD);
             if flags < 0 || libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) < 0 {
-                fail(report);
+                fail(report, -1);
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
@@ -291,10 +339,10 @@ unsafe fn exec_child(
         libc::pthread_sigmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
         if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-            fail(report);
+            fail(report, -1);
         }
         libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr());
-        fail(report)
+        fail(report, -1)
     }
 }
 

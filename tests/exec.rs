@@ -499,6 +499,46 @@ fn exec_into_a_sub_cgroup() {
     assert_eq!(results[0].1, (Some(0), true));
 }
 
+/// A sub-cgroup the kernel will not take a process into (a v1 cpuset with no cpus: ENOSPC)
+/// fails the exec with runc's exit code, an error naming that cgroup, and no process left
+/// behind. corral's exec'd process joins v1 hierarchies itself, before it execs (writing its
+/// own `tasks`), so this is where that join's failure surfaces. v1 and hybrid hosts only: on
+/// v2 a new cpuset cgroup inherits its parent's cpus.
+#[test]
+fn exec_into_a_sub_cgroup_the_kernel_refuses_fails_cleanly() {
+    if cgroup_v2_host() {
+        eprintln!("skipped: needs a v1 cpuset hierarchy");
+        return;
+    }
+    let b = sleeper();
+    let results = with_running("execcgbad", &b, |rt, id| {
+        let sub = cgroup_dir(rt, id, "cpuset").join("nocpus");
+        std::fs::create_dir(&sub).unwrap();
+        let before = processes_in_cgroup(&cgroup_path(rt, id)).len();
+        let out = exec(rt, &["--cgroup", "cpuset:nocpus", id, "true"]);
+        if rt.name == "corral" {
+            assert!(
+                stderr_of(&out).contains(&format!("join cgroup {}", sub.display())),
+                "{}",
+                stderr_of(&out)
+            );
+        }
+        let left = std::fs::read_to_string(sub.join("cgroup.procs")).unwrap();
+        std::fs::remove_dir(&sub).unwrap();
+        (
+            out.status.code(),
+            left.is_empty(),
+            processes_in_cgroup(&cgroup_path(rt, id)).len() == before,
+            rt.state(id)["status"].clone(),
+        )
+    });
+    assert_same(&results);
+    assert_eq!(
+        results[0].1,
+        (Some(255), true, true, serde_json::json!("running"))
+    );
+}
+
 /// CVE-2019-5736: a process in the container cannot write the runtime's binary through
 /// /proc/PID/exe of the runtime's init (pid 1 of a created container is that init).
 #[test]

@@ -1,18 +1,20 @@
 #!/usr/bin/env python3
 """Records which functions of corral's binary each command runs, for hack/build.sh's link order.
 
-    hack/perf/profile.sh      (builds an unstripped binary, runs this in the test VM)
-    profile_text.py record BINARY cgroup-v2|hybrid     (in the VM)
+    hack/perf/profile.sh      (builds corral for profiling, runs this in the test VM)
+    profile_text.py record BINARY LINK.map cgroup-v2|hybrid     (in the VM)
     profile_text.py merge LOG...  > hack/perf/corral.order
 
 The kernel maps a binary's text into a process in windows of `fault_around_bytes` (64 KiB)
 around each page it executes, so a process that runs scattered code holds most of the binary.
 Linking the functions the runtime's commands use next to each other keeps that set small. To
 find them this runs in the test VM, never on a host: it sets the VM kernel's fault-around to one
-page (a global knob), runs a lifecycle with an unstripped build, and reads each process's
-present text pages from /proc/PID/pagemap (at exit_group under gdb, or while the init waits).
-`record` prints, per step, the functions it ran as hash-free symbol names; `merge` turns the
-records of both cgroup layouts into one order, the waiting init's functions first.
+page (a global knob), runs a lifecycle with a build whose every function starts on its own page
+(`CORRAL_BUILD_PROFILE=1 hack/build.sh`), and reads each process's present text pages from
+/proc/PID/pagemap (at exit_group under gdb, or while the init waits): a present page is a
+function that ran, not a neighbour of one. `record` prints, per step, those functions by their
+stable names (hack/perf/link_order.py: one instance of a generic function each); `merge` turns
+the records of both cgroup layouts into one order.
 """
 import bisect
 import json
@@ -25,6 +27,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from link_order import map_symbols, stable_names  # noqa: E402
 BEGIN, END = "=== corral.order begin ===", "=== corral.order end ==="
 
 
@@ -45,29 +49,13 @@ def present_pages(pid, binary_name="corral"):
     return pages
 
 
-def symbols(binary):
-    out = subprocess.run(["nm", "-S", "--defined-only", binary], capture_output=True, text=True,
-                         check=True).stdout
-    syms = []
-    for line in out.splitlines():
-        f = line.split()
-        if len(f) == 4 and f[2] in "tTwW":
-            syms.append((int(f[0], 16), int(f[1], 16), f[3]))
-    return sorted(syms)
-
-
-def hash_free(name):
-    """The legacy mangling's 17h<16 hex>E suffix changes with the toolchain and crate metadata."""
-    return re.sub(r"17h[0-9a-f]{16}E$", "", name)
-
-
 def functions_on(pages, syms):
     starts = [s[0] for s in syms]
     names = set()
     for page in pages:
         i = bisect.bisect_right(starts, page + 4095) - 1
         while i >= 0 and syms[i][0] + max(syms[i][1], 1) > page:
-            names.add(hash_free(syms[i][2]))
+            names.add(syms[i][2])
             i -= 1
     return names
 
@@ -155,7 +143,7 @@ def switch_to_hybrid_cgroups():
     subprocess.run(["mount", "-t", "cgroup2", "cgroup2", "/sys/fs/cgroup/unified"], check=True)
 
 
-def record(binary, layout):
+def record(binary, map_path, layout):
     """In the VM: profiles one lifecycle and prints "step<TAB>function" lines between markers."""
     if os.uname().nodename != "corral-v2-vm":
         sys.exit("profile_text.py changes a global kernel knob: run it in the test VM "
@@ -165,22 +153,26 @@ def record(binary, layout):
         f.write("4096")
     if layout == "hybrid":
         switch_to_hybrid_cgroups()
-    syms = symbols(binary)
+    syms = map_symbols(map_path)
+    size_of = {name: size for _, size, name in syms}
+    stable = stable_names(size_of)
     with tempfile.TemporaryDirectory() as tmp:
         steps = profile(binary, tmp)
     print(BEGIN)
     for step, pages in steps.items():
         names = functions_on(pages, syms)
-        print(f"# {layout}, {step}: {len(pages) * 4} KiB of text at 4 KiB grain, "
-              f"{len(names)} functions")
-        for name in sorted(names):
+        print(f"# {layout}, {step}: {len(names)} functions, "
+              f"{sum(size_of[n] for n in names) // 1024} KiB of code")
+        for name in sorted({stable[n] for n in names}):
             print(f"{step}\t{name}")
     print(END)
 
 
 def merge(logs):
-    """On the host: one order from the VM runs' records, the waiting init's functions first,
-    then by how many steps run a function, so the hottest code packs densest."""
+    """On the host: one order from the VM runs' records. The two processes whose peak RSS the
+    bench compares get contiguous runs: the waiting init's functions that create does not run,
+    then those both run, then create's others (so each of the two spans one block), then the
+    rest by how many steps run a function, so the hottest code packs densest."""
     used = {}
     for path in logs:
         with open(path, errors="replace") as f:
@@ -192,14 +184,20 @@ def merge(logs):
                 step, name = line.split("\t", 1)
                 used.setdefault(step, set()).add(name)
     every = set().union(*used.values())
-    ranked = sorted(every, key=lambda n: (n not in used["init (waiting)"],
-                                          -sum(n in u for u in used.values()), n))
+    init, create = used["init (waiting)"], used["create"]
+
+    def block(name):
+        if name in init:
+            return 1 if name in create else 0
+        return 2 if name in create else 3
+
+    ranked = sorted(every, key=lambda n: (block(n), -sum(n in u for u in used.values()), n))
     print("\n".join(ranked))
 
 
 def main():
     if sys.argv[1] == "record":
-        record(os.path.abspath(sys.argv[2]), sys.argv[3])
+        record(os.path.abspath(sys.argv[2]), os.path.abspath(sys.argv[3]), sys.argv[4])
     elif sys.argv[1] == "merge":
         merge(sys.argv[2:])
     else:

@@ -52,6 +52,7 @@ pub struct Args {
     pub id: String,
 }
 
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let root = g.state_root()?;
     launch::create(&root, &a.common.options(&a.id)?)?;

@@ -11,6 +11,7 @@ pub struct Args {
     pub id: String,
 }
 
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let root = g.state_root()?;
     match root.load_locked(&a.id) {

@@ -20,6 +20,7 @@ pub struct Args {
 /// `events`: stats of the container as JSON lines, runc's shape (`{"type":"stats","id":...,
 /// "data":{...}}`); streaming mode adds `{"type":"oom"}` events when the memory limit kills a
 /// process, and ends when the container stops.
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let interval = parse_duration(&a.interval)?;
     let root = g.state_root()?;

@@ -64,6 +64,7 @@ pub struct Args {
 
 /// runc exits 255 when exec itself fails (not the process), with "exec failed: ..." as the
 /// message; shims and tests key on both.
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     exec(g, a)
         .map_err(|e| anyhow::Error::new(super::Failed::new(255, format!("exec failed: {e:#}"))))
@@ -158,11 +159,8 @@ fn build_process(a: &Args, base: Option<&Process>) -> Result<Process> {
 
 fn load_process(path: &std::path::Path) -> Result<Process> {
     let text = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let at = e.path().to_string();
-        anyhow::anyhow!("--process {}: {at}: {}", path.display(), e.into_inner())
-    })
+    crate::spec::parse_json_tracked(&text)
+        .map_err(|(at, msg)| anyhow::anyhow!("--process {}: {at}: {msg}", path.display()))
 }
 
 /// The checks create applies to config.json's process, for the exec'd one.

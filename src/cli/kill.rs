@@ -13,6 +13,7 @@ pub struct Args {
     pub signal: Option<String>,
 }
 
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let sig = parse_signal(a.signal.as_deref().unwrap_or("SIGTERM"))?;
     g.state_root()?.load_locked(&a.id)?.signal(sig, a.all)?;

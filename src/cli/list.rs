@@ -20,6 +20,7 @@ pub struct Args {
     pub quiet: bool,
 }
 
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let containers = g.state_root()?.list()?;
     if a.quiet {

@@ -22,6 +22,7 @@ pub struct Args {
 
 /// `ps`: the container's processes, as runc shows them: ps(1)'s own output filtered to the
 /// container's pids, or those pids as JSON.
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let pids = g.state_root()?.load(&a.id)?.pids()?;
     if let Format::Json = a.format {

@@ -22,6 +22,7 @@ pub struct Args {
     pub id: String,
 }
 
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     if a.detach && a.keep {
         anyhow::bail!("--detach and --keep cannot be used together");

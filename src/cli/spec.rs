@@ -13,6 +13,7 @@ pub struct Args {
     pub rootless: bool,
 }
 
+#[inline(never)]
 pub fn run(_g: &GlobalOptions, a: Args) -> Result<i32> {
     let path = a.bundle.join("config.json");
     if path.exists() {

@@ -7,6 +7,7 @@ pub struct Args {
     pub id: String,
 }
 
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     g.state_root()?.load_locked(&a.id)?.start()?;
     Ok(0)

@@ -7,6 +7,7 @@ pub struct Args {
     pub id: String,
 }
 
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let c = g.state_root()?.load(&a.id)?;
     println!("{}", serde_json::to_string_pretty(&c.oci_state())?);

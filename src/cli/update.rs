@@ -64,6 +64,7 @@ pub struct Args {
 
 /// `update`: new resource limits for a running container. If a limit cannot be applied the
 /// ones written before it are put back, so the container keeps its old limits.
+#[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
         bail!("--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported");
@@ -112,11 +113,8 @@ fn read_resources(path: &std::path::Path) -> Result<LinuxResources> {
     } else {
         text = std::fs::read(path).with_context(|| format!("--resources {}", path.display()))?;
     }
-    let mut de = serde_json::Deserializer::from_slice(&text);
-    serde_path_to_error::deserialize(&mut de).map_err(|e| {
-        let at = e.path().to_string();
-        anyhow::anyhow!("--resources {}: {at}: {}", path.display(), e.into_inner())
-    })
+    crate::spec::parse_json_tracked(&text)
+        .map_err(|(at, msg)| anyhow::anyhow!("--resources {}: {at}: {msg}", path.display()))
 }
 
 fn from_flags(a: &Args) -> Result<LinuxResources> {

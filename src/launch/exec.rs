@@ -5,7 +5,7 @@
 
 use super::channel::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
 use super::{
-    Cleanup, Launched, check_console_flags, console_fds, socket_activation, spawn_init,
+    Cleanup, Launched, Placement, check_console_flags, console_fds, socket_activation, spawn_init,
     write_pid_file,
 };
 use crate::container::{Container, ProcessId, Status};
@@ -163,7 +163,7 @@ fn drive_exec(
 
 /// The directories the exec'd process joins: the container's cgroup in every hierarchy, or
 /// with `--cgroup` a sub-cgroup of it, which must exist (runc's rule).
-fn exec_cgroup_dirs(cg: &crate::cgroups::Cgroup, specs: &[String]) -> Result<Vec<PathBuf>> {
+fn exec_cgroup_dirs(cg: &crate::cgroups::Cgroup, specs: &[String]) -> Result<Placement> {
     let mut dirs: Vec<(String, PathBuf)> = cg
         .paths
         .iter()
@@ -212,5 +212,7 @@ fn exec_cgroup_dirs(cg: &crate::cgroups::Cgroup, specs: &[String]) -> Result<Vec
             ));
         }
     }
-    Ok(dirs.into_iter().map(|(_, d)| d).collect())
+    Ok(Placement::new(
+        dirs.iter().map(|(k, d)| (k.as_str(), d.as_path())),
+    ))
 }

@@ -16,8 +16,10 @@ use crate::container::{Phase, ProcessId, State, StateRoot, lock_dir, validate_id
 use crate::error::{Context, Error, Result, at};
 use crate::log;
 use crate::spec::{Bundle, load_bundle};
-use crate::syscall::set_cloexec;
+use crate::syscall::{SpawnError, SpawnStep, set_cloexec};
 use channel::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use nix::sys::wait::WaitStatus;
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType};
 use std::ffi::CString;
@@ -151,8 +153,14 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     let mut inherit: Vec<RawFd> = vec![child_sock.as_raw_fd(), fifo.as_raw_fd()];
     inherit.extend(console_pass.as_ref().map(|f| f.as_raw_fd()));
     inherit.extend(3..3 + preserve_fds);
-    let dirs: Vec<PathBuf> = cgroup.paths.values().cloned().collect();
-    let stage1_pid = spawn_init(&exe, &inherit, child_sock.as_raw_fd(), &dirs, &mut cleanup)?;
+    let placement = Placement::new(cgroup.paths.iter().map(|(k, d)| (k.as_str(), d.as_path())));
+    let stage1_pid = spawn_init(
+        &exe,
+        &inherit,
+        child_sock.as_raw_fd(),
+        &placement,
+        &mut cleanup,
+    )?;
     drop(child_sock);
     drop(exe);
     span.step("init spawned in its cgroup");
@@ -452,50 +460,82 @@ pub(crate) fn socket_activation() -> (i32, Vec<String>) {
     )
 }
 
-/// Starts `corral init` from the sealed binary, already inside the container's cgroup.
+/// The cgroup directories a new process joins, split by how it joins them: the cgroup v2
+/// one (key `""`) and one per v1 hierarchy.
+#[derive(Debug, Default)]
+pub(crate) struct Placement {
+    unified: Option<PathBuf>,
+    v1: Vec<PathBuf>,
+}
+
+impl Placement {
+    pub(crate) fn new<'a>(dirs: impl IntoIterator<Item = (&'a str, &'a Path)>) -> Placement {
+        let mut p = Placement::default();
+        for (key, dir) in dirs {
+            if key.is_empty() {
+                p.unified = Some(dir.to_path_buf());
+            } else {
+                p.v1.push(dir.to_path_buf());
+            }
+        }
+        p
+    }
+
+    fn all(&self) -> impl Iterator<Item = &PathBuf> {
+        self.unified.iter().chain(&self.v1)
+    }
+}
+
+/// Starts `corral init` from the sealed binary, already inside the container's cgroups.
 ///
-/// On a cgroup v2 directory the child is created in it by clone3(CLONE_INTO_CGROUP): moving
-/// a process between cgroups takes the kernel's threadgroup lock for writing, which waits for
-/// an RCU grace period (about 10 ms here, the larger part of a create); forking into the
-/// cgroup does not. Elsewhere (v1, hybrid: several hierarchies) the child is started first and
-/// then written into every `cgroup.procs`. `CORRAL_CLONE_INTO_CGROUP=0` turns the first way off,
-/// to measure it.
+/// The child is placed before it execs, without the kernel's threadgroup lock (see
+/// [`crate::syscall::spawn_placed`]): forked into the cgroup v2 directory, and moving itself
+/// into each v1 one. Where clone3 is missing (before 5.3, or CLONE_INTO_CGROUP before 5.7) the
+/// child is started first and then written into every `cgroup.procs`, as
+/// `CORRAL_CLONE_INTO_CGROUP=0` asks, to measure the difference.
 pub(crate) fn spawn_init(
     exe: &OwnedFd,
     inherit: &[RawFd],
     sock_fd: RawFd,
-    cgroup_dirs: &[PathBuf],
+    placement: &Placement,
     cleanup: &mut Cleanup,
 ) -> Result<i32> {
-    if let [dir] = cgroup_dirs
-        && std::env::var_os("CORRAL_CLONE_INTO_CGROUP").is_none_or(|v| v != "0")
-        && is_cgroup2_dir(dir)
-    {
-        match spawn_init_into_cgroup(exe, inherit, sock_fd, dir) {
+    if std::env::var_os("CORRAL_CLONE_INTO_CGROUP").is_none_or(|v| v != "0") {
+        match spawn_init_placed(exe, inherit, sock_fd, placement) {
             Ok(pid) => {
                 cleanup.stage1 = Some(Stage1 { pid });
                 return Ok(pid);
             }
-            // Kernels before 5.7 lack CLONE_INTO_CGROUP: fall back to moving the child.
-            Err(e)
-                if matches!(
-                    e.raw_os_error(),
-                    Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)
-                ) => {}
-            Err(e) => return Err(e).ctx(|| "start container init (clone3)"),
+            Err(e) if e.step == SpawnStep::Clone && clone3_unsupported(&e.err) => {}
+            Err(e) => return Err(placed_spawn_error(e, placement)),
         }
     }
     let pid = spawn_init_then_move(exe, inherit, sock_fd)?;
     cleanup.stage1 = Some(Stage1 { pid });
-    for dir in cgroup_dirs {
+    for dir in placement.all() {
         crate::cgroups::write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
     }
     Ok(pid)
 }
 
-fn is_cgroup2_dir(dir: &Path) -> bool {
-    nix::sys::statfs::statfs(dir)
-        .is_ok_and(|s| s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC)
+fn clone3_unsupported(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::ENOSYS | libc::E2BIG | libc::EINVAL)
+    )
+}
+
+fn placed_spawn_error(e: SpawnError, placement: &Placement) -> Error {
+    let context = match (e.step, &placement.unified) {
+        (SpawnStep::Clone, Some(dir)) => at("start container init in cgroup", dir),
+        (SpawnStep::Clone, None) => "start container init".to_string(),
+        (SpawnStep::JoinCgroup(i), _) => at("join cgroup", &placement.v1[i]),
+        (SpawnStep::Exec, _) => "exec container init".to_string(),
+    };
+    Error::Io {
+        context,
+        err: e.err,
+    }
 }
 
 fn init_argv_envp(sock_fd: RawFd) -> (Vec<CString>, Vec<CString>) {
@@ -504,20 +544,52 @@ fn init_argv_envp(sock_fd: RawFd) -> (Vec<CString>, Vec<CString>) {
     (argv, vec![env])
 }
 
-fn spawn_init_into_cgroup(
+fn spawn_init_placed(
     exe: &OwnedFd,
     inherit: &[RawFd],
     sock_fd: RawFd,
-    dir: &Path,
-) -> std::io::Result<i32> {
-    let cgroup = nix::fcntl::open(
-        dir,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )?;
+    placement: &Placement,
+) -> std::result::Result<i32, SpawnError> {
+    let open_err = |step, err: nix::errno::Errno| SpawnError {
+        step,
+        err: err.into(),
+    };
+    let cgroup = placement
+        .unified
+        .as_ref()
+        .map(|dir| {
+            nix::fcntl::open(
+                dir,
+                OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| open_err(SpawnStep::Clone, e))
+        })
+        .transpose()?;
+    let tasks = placement
+        .v1
+        .iter()
+        .enumerate()
+        .map(|(i, dir)| {
+            nix::fcntl::open(
+                &dir.join("tasks"),
+                OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| open_err(SpawnStep::JoinCgroup(i), e))
+        })
+        .collect::<std::result::Result<Vec<OwnedFd>, _>>()?;
+    let tasks: Vec<RawFd> = tasks.iter().map(|f| f.as_raw_fd()).collect();
     let path = CString::new(crate::syscall::fd_path(exe)).expect("no NUL");
     let (argv, envp) = init_argv_envp(sock_fd);
-    crate::syscall::spawn_in_cgroup(&path, &argv, &envp, inherit, cgroup.as_fd())
+    crate::syscall::spawn_placed(
+        &path,
+        &argv,
+        &envp,
+        inherit,
+        cgroup.as_ref().map(|f| f.as_fd()),
+        &tasks,
+    )
 }
 
 fn spawn_init_then_move(exe: &OwnedFd, inherit: &[RawFd], sock_fd: RawFd) -> Result<i32> {
