@@ -157,7 +157,8 @@ def wait_gone(pid, limit=10.0):
             with open(f"/proc/{pid}/stat") as f:
                 if ") Z" in f.read():
                     return
-        except FileNotFoundError:
+        # Reaped between the open and the read: ESRCH.
+        except (FileNotFoundError, ProcessLookupError):
             return
         time.sleep(0.0005)
     raise RuntimeError(f"pid {pid} did not exit")

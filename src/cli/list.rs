@@ -29,10 +29,11 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         }
         return Ok(0);
     }
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     let mut rows = Vec::new();
     for c in &containers {
         let mut s = c.oci_state();
-        s.owner = owner_name(&c.dir);
+        s.owner = owner_name(&c.dir, &passwd);
         rows.push(s);
     }
     match a.format {
@@ -86,10 +87,9 @@ fn render_table(rows: &[Vec<String>]) -> String {
     out
 }
 
-fn owner_name(dir: &std::path::Path) -> String {
+fn owner_name(dir: &std::path::Path, passwd: &str) -> String {
     let uid = std::fs::metadata(dir).map(|m| m.uid()).unwrap_or(0);
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    user_name_in(&passwd, uid).unwrap_or_else(|| format!("#{uid}"))
+    user_name_in(passwd, uid).unwrap_or_else(|| format!("#{uid}"))
 }
 
 /// The name of `uid` in an /etc/passwd text. Read directly, as runc does, rather than through

@@ -80,8 +80,23 @@ struct Stat {
 /// Fields 3 (state) and 22 (starttime) of /proc/PID/stat; the command name in field 2 may
 /// contain spaces and parentheses, so we split after the last ')'.
 fn read_stat(pid: i32) -> Option<Stat> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let text = read_small(Path::new(&format!("/proc/{pid}/stat"))).ok()?;
     parse_stat(&text)
+}
+
+/// Reads a small kernel-generated file (procfs, cgroupfs) with one read. These report size 0,
+/// so `fs::read_to_string` stats the file and then grows its buffer over six reads; `state`
+/// and `list` read several such files per container.
+fn read_small(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = [0u8; 2048];
+    let n = file.read(&mut buf)?;
+    let mut text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    if n == buf.len() {
+        file.read_to_string(&mut text)?;
+    }
+    Ok(text)
 }
 
 fn parse_stat(text: &str) -> Option<Stat> {
@@ -138,14 +153,14 @@ impl State {
 
     fn is_frozen(&self) -> bool {
         if let Some(dir) = self.cgroup.paths.get("freezer") {
-            return std::fs::read_to_string(dir.join("freezer.state"))
+            return read_small(&dir.join("freezer.state"))
                 .map(|s| s.trim() == "FROZEN")
                 .unwrap_or(false);
         }
         if self.cgroup.layout == Some(crate::cgroups::Layout::V2)
             && let Some(dir) = self.cgroup.paths.get("")
         {
-            return std::fs::read_to_string(dir.join("cgroup.freeze"))
+            return read_small(&dir.join("cgroup.freeze"))
                 .map(|s| s.trim() == "1")
                 .unwrap_or(false);
         }
@@ -235,6 +250,19 @@ pub fn now_rfc3339_nano() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn read_small_reads_whole_files_of_any_size() {
+        let dir = tempfile::tempdir().unwrap();
+        for len in [0, 7, 2047, 2048, 2049, 10_000] {
+            let path = dir.path().join(format!("f{len}"));
+            let text: String = (0..len).map(|i| (b'a' + (i % 26) as u8) as char).collect();
+            std::fs::write(&path, &text).unwrap();
+            assert_eq!(read_small(&path).unwrap(), text, "{len} bytes");
+        }
+        let own = read_small(Path::new("/proc/self/stat")).unwrap();
+        assert!(parse_stat(&own).is_some(), "{own}");
+    }
 
     #[test]
     fn parses_stat_with_odd_comm() {
