@@ -15,6 +15,10 @@ pub enum Error {
     Config { path: String, msg: String },
     #[error("{0}")]
     State(String),
+    /// A state.json that exists but does not parse (a crash of the disk under a disk-backed
+    /// `--root`, or a hand edit).
+    #[error("{path}: corrupt state file: {msg}")]
+    CorruptState { path: PathBuf, msg: String },
     // The cause is part of the message, not a `source()`: the CLI prints the whole chain
     // (`{:#}`), which would say it twice.
     #[error("{context}: {err}")]

@@ -114,3 +114,35 @@ fn state_of_a_create_killed_midway_is_stopped_not_running() {
     }
     rt.cleanup(&id);
 }
+
+/// A state file that no longer parses (a crash of a disk-backed `--root`, a hand edit):
+/// `delete --force` removes the container's directory so the engine's cleanup can finish, and
+/// says what it could not do. runc 1.1.5 fails here on every try (deliberate deviation: the
+/// id would stay taken forever). Without --force it is an error in both.
+#[test]
+fn delete_force_removes_a_container_whose_state_file_is_corrupt() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let results = differential("corrupt", |rt, id| {
+        rt.start_detached(&b, id);
+        let state_file = rt.root.path().join(id).join("state.json");
+        let saved = std::fs::read(&state_file).unwrap();
+        std::fs::write(&state_file, b"").unwrap();
+        let plain = rt.run(&["delete", id]);
+        let forced = rt.run(&["delete", "--force", id]);
+        let removed = !rt.root.path().join(id).exists();
+        if rt.name == "corral" {
+            assert!(
+                stderr_of(&forced).contains("corrupt state file"),
+                "{}",
+                stderr_of(&forced)
+            );
+        }
+        // Put the state back so the container's processes and cgroups can be removed.
+        std::fs::create_dir_all(rt.root.path().join(id)).unwrap();
+        std::fs::write(&state_file, saved).unwrap();
+        rt.cleanup(id);
+        (plain.status.success(), forced.status.success(), removed)
+    });
+    assert_eq!(results[0].1, (false, true, true), "corral");
+    assert_eq!(results[1].1, (false, false, false), "runc 1.1.5");
+}

@@ -1,6 +1,8 @@
 use super::GlobalOptions;
+use crate::container::StateRoot;
 use crate::error::Error;
-use anyhow::Result;
+use anyhow::{Context, Result};
+use std::path::Path;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -26,7 +28,27 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
                 return Err(Error::NotExist.into());
             }
         }
+        Err(Error::CorruptState { path, msg }) if a.force => {
+            remove_unreadable(&root, &a.id, &path, &msg)?
+        }
         Err(e) => return Err(e.into()),
     }
     Ok(0)
+}
+
+/// `delete --force` of a container whose state file does not parse removes its directory, so
+/// an engine's cleanup can finish (runc 1.1 fails here, every time, and the id stays taken).
+/// What the file described, its processes and cgroups, cannot be found without it: the warning
+/// says so.
+fn remove_unreadable(root: &StateRoot, id: &str, path: &Path, msg: &str) -> Result<()> {
+    let dir = root.dir_of(id);
+    let _lock = crate::container::lock_dir(&dir)?;
+    std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
+    crate::log::warn(format!(
+        "{}: corrupt state file ({msg}); removed {} without stopping the processes or removing \
+         the cgroups it described",
+        path.display(),
+        dir.display()
+    ));
+    Ok(())
 }

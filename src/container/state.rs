@@ -174,8 +174,10 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotExist),
             Err(e) => return Err(e).ctx(|| at("read", &path)),
         };
-        serde_json::from_slice(&text)
-            .map_err(|e| Error::state(format!("{}: corrupt state file: {e}", path.display())))
+        serde_json::from_slice(&text).map_err(|e| Error::CorruptState {
+            msg: e.to_string(),
+            path,
+        })
     }
 
     /// tmp + rename: readers see the old or the new file, never a torn one. No fsync, as runc:
