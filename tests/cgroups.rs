@@ -62,6 +62,27 @@ fn pause_freezes_the_whole_tree_and_resume_thaws_it() {
     );
 }
 
+/// `exec --ignore-paused` into a paused container: the process joins the frozen cgroup, so it
+/// runs only once the container is resumed, then completes normally; as runc.
+#[test]
+fn exec_ignore_paused_runs_once_resumed() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let results = differential("ignpaused", |rt, id| {
+        rt.start_detached(&b, id);
+        rt.ok(&["pause", id]);
+        let mut exec = rt.cmd();
+        exec.args(["exec", "--ignore-paused", id, "sh", "-c", "echo ran"]);
+        let exec = std::thread::spawn(move || capture(&mut exec));
+        std::thread::sleep(Duration::from_millis(500));
+        let done_while_paused = exec.is_finished();
+        rt.ok(&["resume", id]);
+        let out = exec.join().unwrap();
+        (done_while_paused, out.status.code(), stdout_of(&out))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (false, Some(0), "ran\n".to_string()));
+}
+
 #[test]
 fn pause_and_resume_errors_match_runc() {
     let b = Bundle::with_args(&["sleep", "1000"]);
