@@ -19,7 +19,6 @@ the records of both cgroup layouts into one order.
 import bisect
 import json
 import os
-import re
 import struct
 import subprocess
 import sys
