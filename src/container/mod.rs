@@ -68,14 +68,18 @@ impl StateRoot {
         })
     }
 
-    /// Every container with a readable state, sorted by id.
+    /// Every container with a readable state, sorted by id. A directory without a state file
+    /// is a create under way and is skipped; one whose state cannot be read is skipped with a
+    /// warning, as runc does.
     pub fn list(&self) -> Result<Vec<Container>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&self.path).ctx(|| at("read", &self.path))? {
             let entry = entry.ctx(|| at("read", &self.path))?;
             let name = entry.file_name().to_string_lossy().to_string();
-            if let Ok(c) = self.load(&name) {
-                out.push(c);
+            match self.load(&name) {
+                Ok(c) => out.push(c),
+                Err(Error::NotExist) => {}
+                Err(e) => crate::log::warn(format!("container {name}: {e}")),
             }
         }
         out.sort_by(|a, b| a.state.id.cmp(&b.state.id));
