@@ -76,6 +76,16 @@ fn exec_ignore_paused_runs_once_resumed() {
         std::thread::sleep(Duration::from_millis(500));
         let done_while_paused = exec.is_finished();
         rt.ok(&["resume", id]);
+        // Bounded, so a runtime that never lets it run fails the test instead of hanging it.
+        let start = std::time::Instant::now();
+        while !exec.is_finished() {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "{}: exec still blocked 10 s after resume",
+                rt.name
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
         let out = exec.join().unwrap();
         (done_while_paused, out.status.code(), stdout_of(&out))
     });

@@ -175,9 +175,10 @@ pub fn check_preserved_fds(cli: &Cli) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Runs the command; returns the process exit code. Each command's `run` is `#[inline(never)]`: inlined, they made this one
-/// 77 KB function that every command runs a little of, which the link order
-/// (hack/perf/corral.order) cannot pack with the code each command runs.
+/// Runs the command; returns the process exit code. Each command's `run` is
+/// `#[inline(never)]`: inlined, they made this one 77 KiB function that every command runs a
+/// little of, which the link order (hack/perf/corral.order) cannot pack with the code each
+/// command runs.
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let g = &cli.global;
     let Some(command) = cli.command else {

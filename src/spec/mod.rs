@@ -94,9 +94,8 @@ pub fn parse_config(text: &[u8]) -> Result<Spec> {
 /// Parses JSON into `T`; an error comes with the JSON path where it happened.
 ///
 /// The plain parse runs first and the path-tracking one only to explain a failure: tracking
-/// instantiates every deserializer a second time, and running that copy on every create put
-/// ~400 KiB more of the binary's text into create's memory (the plain one is what the state
-/// file and the init's config use anyway) and made parsing slower.
+/// instantiates every deserializer a second time (~380 KiB of text), and every create ran that
+/// copy as well as the plain one, which the state file and the init's config use anyway.
 pub fn parse_json_tracked<T: serde::de::DeserializeOwned>(
     text: &[u8],
 ) -> std::result::Result<T, (String, String)> {
