@@ -179,3 +179,85 @@ fn overlay_seal_works_with_the_state_root_inside_the_binary_directory() {
         let _ = std::fs::remove_dir("/run/corral-empty-layer");
     }
 }
+
+/// A host-wide sysctl in the config would be written to the host's kernel: both runtimes
+/// refuse every key the kernel does not keep per namespace. The value asked for is the
+/// host's own, so even a runtime that wrongly writes it changes nothing.
+#[test]
+fn host_wide_sysctl_is_refused() {
+    let current = std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap();
+    let results = differential("sysctl-host", |rt, id| {
+        let mut b = Bundle::with_args(&["true"]);
+        b.config["linux"]["sysctl"] = json!({"kernel.core_pattern": current.trim_end()});
+        b.write_for(rt, id);
+        let out = rt.run(&["create", "--bundle", b.path_str(), id]);
+        assert_clean(rt, id);
+        let err = stderr_of(&out);
+        if rt.name == "corral" {
+            assert!(
+                err.contains("linux.sysctl.kernel.core_pattern")
+                    && err.contains("is not in a separate kernel namespace"),
+                "{err}"
+            );
+            assert_eq!(err.trim().lines().count(), 1, "{err}");
+        }
+        out.status.code()
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, Some(1));
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/core_pattern").unwrap(),
+        current
+    );
+}
+
+/// Namespaced sysctls still work: an IPC key with an IPC namespace, a net key with a network
+/// namespace, in either spelling.
+#[test]
+fn namespaced_sysctls_are_applied() {
+    let results = differential("sysctl-ns", |rt, id| {
+        let mut b = Bundle::with_args(&[
+            "cat",
+            "/proc/sys/kernel/shmmni",
+            "/proc/sys/net/ipv4/ip_forward",
+        ]);
+        b.config["linux"]["sysctl"] = json!({"kernel.shmmni": "1234", "net/ipv4/ip_forward": "1"});
+        rt.output_of(&b, id)
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, "1234\n1\n");
+}
+
+/// A container with CAP_MKNOD must not reach host devices through a node it makes itself.
+/// runc starts the device cgroup from deny-all whatever the config says; with no device rules
+/// (and with only allow rules) /dev/mem is refused by the cgroup (EPERM), not by the driver.
+#[test]
+fn device_cgroup_defaults_to_deny() {
+    let caps = json!(["CAP_MKNOD", "CAP_SYS_RAWIO", "CAP_DAC_OVERRIDE"]);
+    for rules in [
+        None,
+        Some(json!([{"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rw"}])),
+    ] {
+        let results = differential("devdeny", |rt, id| {
+            let mut b = Bundle::new();
+            b.sh(
+                "mknod /dev/mem2 c 1 1 && head -c1 /dev/mem2 >/dev/null 2>/dev/null; echo $?; \
+                  head -c1 /dev/mem2 2>&1 | grep -o 'not permitted'",
+            );
+            b.config["process"]["capabilities"] =
+                json!({"bounding": caps, "effective": caps, "permitted": caps});
+            match &rules {
+                None => {
+                    b.config["linux"]["resources"]
+                        .as_object_mut()
+                        .unwrap()
+                        .remove("devices");
+                }
+                Some(r) => b.config["linux"]["resources"]["devices"] = r.clone(),
+            }
+            rt.run_bundle(&b, id).1
+        });
+        assert_same(&results);
+        assert_eq!(results[0].1, "1\nnot permitted\n", "rules {rules:?}");
+    }
+}

@@ -253,6 +253,16 @@ fn refused_features_name_their_field() {
     );
 }
 
+/// An empty access string used to panic in the parent on cgroup v2 (the release build aborts,
+/// so no cleanup ran); now it is a config error on every host, as with runc.
+#[test]
+fn empty_device_access_is_an_error() {
+    rejected_by_both(
+        |c| c["linux"]["resources"]["devices"] = json!([{"allow": true, "access": ""}]),
+        "linux.resources.devices[0].access",
+    );
+}
+
 #[test]
 fn setup_failure_in_the_init_leaves_nothing() {
     // A sysctl the kernel does not have fails inside the init, after namespaces, cgroups and

@@ -37,8 +37,10 @@ pub fn rule_string(rule: &LinuxDeviceCgroup) -> String {
     format!("{typ} {}:{} {access}", num(rule.major()), num(rule.minor()))
 }
 
-/// Writes the rules to a v1 devices cgroup in order: later rules refine earlier ones.
+/// Writes the rules to a v1 devices cgroup in order, after a deny-all: later rules refine
+/// earlier ones.
 pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
+    write_file(&dir.join("devices.deny"), "a *:* rwm")?;
     for rule in rules {
         let file = if rule.allow() {
             "devices.allow"
@@ -85,13 +87,26 @@ struct Rule {
 }
 
 impl Rule {
+    /// A rule of the config; `validate` has checked its access letters and numbers, and
+    /// anything else it could hold (a number beyond 32 bits) matches no device.
     fn from_oci(r: &LinuxDeviceCgroup) -> Rule {
-        Rule::parse(&rule_string(r))
-            .map(|mut rule| {
-                rule.allow = r.allow();
-                rule
-            })
-            .expect("rule_string output parses")
+        let typ = match r.typ() {
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => Some(2),
+            Some(LinuxDeviceType::B) => Some(1),
+            Some(LinuxDeviceType::P) => Some(-1),
+            Some(LinuxDeviceType::A) | None => None,
+        };
+        let num = |n: Option<i64>| match n {
+            Some(n) if n >= 0 => Some(i32::try_from(n).unwrap_or(i32::MAX)),
+            _ => None,
+        };
+        Rule {
+            allow: r.allow(),
+            typ,
+            major: num(r.major()),
+            minor: num(r.minor()),
+            access: access_bits(r.access().as_deref().unwrap_or("rwm")),
+        }
     }
 
     /// `c 1:3 rwm` (as in DEFAULT_ALLOW; always an allow rule).
@@ -113,22 +128,26 @@ impl Rule {
                 n.parse().ok().map(Some)
             }
         };
-        let access = parts.next()?.chars().fold(0, |acc, c| {
-            acc | match c {
-                'm' => 1,
-                'r' => 2,
-                'w' => 4,
-                _ => 0,
-            }
-        });
         Some(Rule {
             allow: true,
             typ,
             major: num(maj)?,
             minor: num(min)?,
-            access,
+            access: access_bits(parts.next()?),
         })
     }
+}
+
+/// BPF_DEVCG_ACC_* bits of an access string (`rwm`).
+fn access_bits(access: &str) -> i32 {
+    access.chars().fold(0, |acc, c| {
+        acc | match c {
+            'm' => 1,
+            'r' => 2,
+            'w' => 4,
+            _ => 0,
+        }
+    })
 }
 
 const fn insn(code: u8, dst: u8, src: u8, off: i16, imm: i32) -> crate::syscall::BpfInsn {
@@ -151,8 +170,8 @@ const JEQ_K: u8 = 0x15;
 const EXIT: u8 = 0x95;
 
 /// The filter: the last rule that matches decides (v1 semantics, later rules refine earlier
-/// ones), so rules are checked from the end; a request no rule matches is allowed, as a
-/// fresh v1 devices cgroup allows everything (configs start with a deny-all rule).
+/// ones), so rules are checked from the end; a request no rule matches is denied, as runc
+/// starts every container from deny-all whatever its config's rules say.
 fn program(rules: &[Rule]) -> Vec<crate::syscall::BpfInsn> {
     // r1 = ctx {u32 access_type; u32 major; u32 minor}; access_type = access << 16 | type.
     let mut out = vec![
@@ -198,7 +217,7 @@ fn program(rules: &[Rule]) -> Vec<crate::syscall::BpfInsn> {
         }
         out.extend(block);
     }
-    out.push(insn(MOV64_K, 0, 0, 0, 1));
+    out.push(insn(MOV64_K, 0, 0, 0, 0));
     out.push(insn(EXIT, 0, 0, 0, 0));
     out
 }
@@ -288,6 +307,22 @@ mod tests {
         assert_eq!(eval(&p, 2, 4, 1, 3), 0);
         assert_eq!(eval(&p, 2, 2, 1, 3), 1);
         assert_eq!(eval(&p, 2, 6, 1, 5), 1);
+    }
+
+    #[test]
+    fn no_rules_means_only_the_default_allow_list() {
+        let rules: Vec<Rule> = DEFAULT_ALLOW
+            .iter()
+            .map(|r| Rule::parse(r).unwrap())
+            .collect();
+        let p = program(&rules);
+        assert_eq!(
+            eval(&p, 2, 2, 1, 1),
+            0,
+            "/dev/mem is denied without a deny-all rule"
+        );
+        assert_eq!(eval(&p, 1, 2, 8, 0), 0, "a disk is denied");
+        assert_eq!(eval(&p, 2, 6, 1, 3), 1, "/dev/null is allowed");
     }
 
     #[test]

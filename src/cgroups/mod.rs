@@ -226,21 +226,24 @@ impl Cgroup {
     }
 
     /// Applies `linux.resources`: device rules (v1 files, or an eBPF filter on v2) and every
-    /// limit the host's layout supports.
+    /// limit the host's layout supports. Device access starts from deny-all whatever the
+    /// config says, as with runc: a config without device rules still gets only runc's
+    /// default allow-list, never every device of the host.
     pub fn apply(&self, resources: Option<&LinuxResources>) -> Result<()> {
-        let Some(r) = resources else {
-            return Ok(());
-        };
-        if let Some(rules) = r.devices().as_deref() {
-            if let Some(dir) = self.paths.get("devices") {
-                devices::apply_v1(dir, rules)?;
-            } else if self.layout == Some(Layout::V2)
-                && let Some(dir) = self.paths.get("")
-            {
-                devices::apply_v2(dir, rules)?;
-            }
+        let rules = resources
+            .and_then(|r| r.devices().as_deref())
+            .unwrap_or_default();
+        if let Some(dir) = self.paths.get("devices") {
+            devices::apply_v1(dir, rules)?;
+        } else if self.layout == Some(Layout::V2)
+            && let Some(dir) = self.paths.get("")
+        {
+            devices::apply_v2(dir, rules)?;
         }
-        self.apply_resources(r)
+        match resources {
+            Some(r) => self.apply_resources(r),
+            None => Ok(()),
+        }
     }
 
     /// The limit files `update` may change, with their current values, so a failed update

@@ -193,7 +193,7 @@ fn write_sysctls(spec: &oci_spec::runtime::Spec) -> Result<()> {
         return Ok(());
     };
     for (key, value) in sysctl {
-        let path = format!("/proc/sys/{}", key.replace('.', "/"));
+        let path = crate::spec::sysctl::proc_path(&crate::spec::sysctl::dotted(&key));
         std::fs::write(&path, &value).ctx(|| format!("linux.sysctl.{key}: write {path}"))?;
     }
     Ok(())

@@ -181,14 +181,10 @@ fn validate_linux(spec: &Spec) -> Result<()> {
             Error::config("linux.rootfsPropagation", format!("unknown value {prop:?}"))
         })?;
     }
-    for (key, _) in linux.sysctl().as_ref().into_iter().flatten() {
-        if key.is_empty() || key.contains("..") || key.starts_with('/') {
-            return Err(Error::config(
-                format!("linux.sysctl.{key}"),
-                "is not a valid sysctl name",
-            ));
-        }
+    if let Some(sysctl) = linux.sysctl() {
+        super::sysctl::validate(sysctl.keys(), namespaces)?;
     }
+    validate_device_rules(linux)?;
     if let Some(cg) = linux.cgroups_path()
         && cg
             .components()
@@ -198,6 +194,28 @@ fn validate_linux(spec: &Spec) -> Result<()> {
             "linux.cgroupsPath",
             format!("{} must not contain '..'", cg.display()),
         ));
+    }
+    Ok(())
+}
+
+/// Device cgroup rules: `access` is a non-empty combination of r, w and m (runc refuses an
+/// empty one too: it would be a rule that says nothing).
+fn validate_device_rules(linux: &oci_spec::runtime::Linux) -> Result<()> {
+    let rules = linux
+        .resources()
+        .as_ref()
+        .and_then(|r| r.devices().as_deref())
+        .unwrap_or_default();
+    for (i, rule) in rules.iter().enumerate() {
+        let Some(access) = rule.access() else {
+            continue;
+        };
+        if access.is_empty() || !access.chars().all(|c| matches!(c, 'r' | 'w' | 'm')) {
+            return Err(Error::config(
+                format!("linux.resources.devices[{i}].access"),
+                format!("{access:?} is not a non-empty combination of r, w and m"),
+            ));
+        }
     }
     Ok(())
 }
