@@ -735,3 +735,23 @@ pub fn set_selinux_file_label(fd: &OwnedFd, label: &str) -> io::Result<()> {
     }
     Ok(())
 }
+
+/// Whether capability number `cap` is in the bounding set; EINVAL means the kernel has no
+/// such capability.
+pub fn capbset_read(cap: u32) -> io::Result<bool> {
+    // SAFETY: PR_CAPBSET_READ takes the capability number by value and touches no memory.
+    let r = unsafe { libc::prctl(libc::PR_CAPBSET_READ, cap as libc::c_ulong, 0, 0, 0) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(r == 1)
+}
+
+/// Drops capability number `cap` from the bounding set (needs CAP_SETPCAP).
+pub fn capbset_drop(cap: u32) -> io::Result<()> {
+    // SAFETY: PR_CAPBSET_DROP takes the capability number by value and touches no memory.
+    if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

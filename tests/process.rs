@@ -310,3 +310,47 @@ fn socket_activation_fds_pass_through_like_runc() {
     assert_same(&results);
     assert_eq!(results[0].1, "1 1\nactivated\n");
 }
+
+/// A cwd only root may enter (/root, mode 700) works for another user: the runtime changes
+/// directory before it switches to the user, as runc does. Both for the container process and
+/// for `exec --user`.
+#[test]
+fn cwd_only_root_may_enter_works_for_another_user() {
+    let mut b = Bundle::new();
+    b.sh("pwd; id -u; ls . 2>&1 | grep -o 'Permission denied'; sleep 1000");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.config["process"]["cwd"] = json!("/root");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        b.rootfs().join("root"),
+        std::fs::Permissions::from_mode(0o700),
+    )
+    .unwrap();
+    let results = differential("cwd-root", |rt, id| {
+        rt.start_detached(&b, id);
+        let out = rt.run(&["exec", "--user", "1000:1000", id, "pwd"]);
+        (out.status.code(), stdout_of(&out))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(0), "/root\n".to_string()));
+}
+
+/// A profile that denies getcwd must not fail create: the cwd is verified (CVE-2024-21626)
+/// before the filter is loaded, which without no_new_privs happens early. corral only:
+/// Debian's runc 1.1.5 carries the CVE-2024-21626 check after loading the filter and fails
+/// ("failed to verify if current working directory is safe: operation not permitted").
+#[test]
+fn a_filter_denying_getcwd_does_not_fail_create() {
+    let mut b = Bundle::new();
+    b.sh("echo started");
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["getcwd"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+    let rt = Runtime::corral();
+    let id = unique_id("getcwd");
+    let _guard = rt.guard(&id);
+    assert_eq!(rt.output_of(&b, &id), "started\n");
+    rt.cleanup(&id);
+}

@@ -85,7 +85,68 @@ fn masked_equal_compares_the_masked_argument() {
 #[test]
 fn default_errno_with_an_allow_list() {
     // Everything refused with ENOSYS but what busybox needs to print and exit.
-    let allowed = json!([
+    let allowed = busybox_allow_list();
+    let b = with_profile(
+        "echo alive; hostname newname 2>/dev/null || echo refused; echo end",
+        json!({
+            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
+            "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]
+        }),
+    );
+    let results = differential("seccompdefault", |rt, id| rt.run_bundle(&b, id));
+    assert_same(&results);
+    let (code, out, _) = &results[0].1;
+    assert_eq!(*code, 0);
+    assert_eq!(
+        out, "alive\nrefused\nend\n",
+        "sethostname hits the default ENOSYS"
+    );
+}
+
+/// Under a default errno, a syscall newer than every one the profile names gets ENOSYS, not
+/// the default (glibc falls back from clone3, openat2, ... only on ENOSYS); one the profile
+/// could have named but did not (sethostname, 170) still gets the default. runc ≥ 1.0.3 and
+/// crun do the same. The profile lists its architectures as Docker's does: runc 1.1.5 makes
+/// the stub only for listed ones (later runc and corral add the native one; corral's unit
+/// tests in src/seccomp/enosys.rs cover that).
+#[test]
+fn unknown_syscalls_get_enosys_under_a_default_errno() {
+    let probe = static_probe("syscall", SYSCALL_PROBE);
+    let b = {
+        let mut b = with_profile(
+            "/probe 1000 170",
+            json!({
+                "defaultAction": "SCMP_ACT_ERRNO",
+                "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+                "syscalls": [{"names": busybox_allow_list(), "action": "SCMP_ACT_ALLOW"}]
+            }),
+        );
+        b.args(&["/probe", "1000", "170"]);
+        std::fs::copy(&probe, b.rootfs().join("probe")).unwrap();
+        b
+    };
+    let results = differential("enosys", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert_eq!(
+        results[0].1, "-1 38\n-1 1\n",
+        "ENOSYS for 1000, EPERM for sethostname"
+    );
+    // Without an architecture list corral still covers the native one (runc ≥ 1.1.6 too).
+    let mut b = b;
+    b.config["linux"]["seccomp"]
+        .as_object_mut()
+        .unwrap()
+        .remove("architectures");
+    let rt = Runtime::corral();
+    let id = unique_id("enosys-native");
+    let _guard = rt.guard(&id);
+    assert_eq!(rt.output_of(&b, &id), "-1 38\n-1 1\n");
+    rt.cleanup(&id);
+}
+
+/// What busybox (and runc's Go init after it loads a filter) needs to start, print and exit.
+fn busybox_allow_list() -> serde_json::Value {
+    json!([
         "read",
         "write",
         "exit",
@@ -187,22 +248,7 @@ fn default_errno_with_an_allow_list() {
         "sysinfo",
         "fchown",
         "fchmod"
-    ]);
-    let b = with_profile(
-        "echo alive; hostname newname 2>/dev/null || echo refused; echo end",
-        json!({
-            "defaultAction": "SCMP_ACT_ERRNO", "defaultErrnoRet": 38,
-            "syscalls": [{"names": allowed, "action": "SCMP_ACT_ALLOW"}]
-        }),
-    );
-    let results = differential("seccompdefault", |rt, id| rt.run_bundle(&b, id));
-    assert_same(&results);
-    let (code, out, _) = &results[0].1;
-    assert_eq!(*code, 0);
-    assert_eq!(
-        out, "alive\nrefused\nend\n",
-        "sethostname hits the default ENOSYS"
-    );
+    ])
 }
 
 #[test]
@@ -295,6 +341,21 @@ fn receive_listener(listener: &std::os::unix::net::UnixListener) -> (serde_json:
 /// more users. Older kernels (6.1) block in NOTIF_RECV after the last user of the filter is
 /// gone, so it polls first and stops on hang-up (or after 20 s, so a broken runtime fails).
 fn answer_until_hangup(fd: i32) {
+    answer_until_hangup_with(fd, answer)
+}
+
+/// Like [`answer_until_hangup`], letting every notified syscall go on as if unfiltered.
+fn continue_until_hangup(fd: i32) {
+    answer_until_hangup_with(fd, |fd, id| {
+        libseccomp::ScmpNotifResp::new_continue(id, libseccomp::ScmpNotifRespFlags::empty())
+            .respond(fd)
+    })
+}
+
+fn answer_until_hangup_with(
+    fd: i32,
+    answer: impl Fn(i32, u64) -> Result<(), libseccomp::error::SeccompError>,
+) {
     let start = std::time::Instant::now();
     loop {
         if !wait_readable(fd, 200) {
@@ -479,4 +540,84 @@ fn notify_with_nobody_listening_fails_create_and_leaves_nothing() {
         }
         assert_clean(&rt, &id);
     }
+}
+
+/// The runtime's own syscalls after loading the filter (openat, read, close, execve) are
+/// notified too when noNewPrivileges is false, because the filter is loaded early then. The
+/// listener fd must reach the agent before the init makes any of them; corral used to hang
+/// here forever. runc's seccomp-notify.bats has the same profile.
+#[test]
+fn notify_on_the_runtimes_own_syscalls_does_not_hang() {
+    let mut b = with_profile(
+        "cat /etc/passwd >/dev/null && echo done",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": "/placeholder",
+            "syscalls": [{"names": ["execve", "openat", "open", "read", "close"],
+                          "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    let results = differential("notify-own", |rt, id| {
+        let sock = b.path().join(format!("{}-cont.sock", rt.name));
+        b.config["linux"]["seccomp"]["listenerPath"] = json!(sock);
+        let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+        let agent = std::thread::spawn(move || {
+            let (_, fd) = receive_listener(&listener);
+            continue_until_hangup(fd);
+        });
+        b.write_for(rt, id);
+        let out = rt.run_bounded(60, &["run", "--bundle", b.path_str(), id]);
+        agent.join().unwrap();
+        (out.status.code(), stdout_of(&out))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(0), "done\n".to_string()));
+}
+
+/// An agent that takes the listener fd and never answers: create fails within the bound
+/// (shortened for the test) with an error naming the listener, and nothing is left behind.
+#[test]
+fn a_silent_seccomp_agent_fails_create_in_bounded_time() {
+    let rt = Runtime::corral();
+    let mut b = with_profile(
+        "true",
+        json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": "/placeholder",
+            "syscalls": [{"names": ["openat", "read", "close"], "action": "SCMP_ACT_NOTIFY"}]
+        }),
+    );
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    let id = unique_id("silent-agent");
+    let _guard = rt.guard(&id);
+    let sock = b.path().join("silent.sock");
+    b.config["linux"]["seccomp"]["listenerPath"] = json!(sock);
+    b.write_for(&rt, &id);
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let agent = std::thread::spawn(move || {
+        let (_, fd) = receive_listener(&listener);
+        // Holds the fd without answering until the runtime gives up on the init.
+        std::thread::sleep(std::time::Duration::from_secs(4));
+        // SAFETY: the fd arrived over SCM_RIGHTS and is only ours.
+        unsafe { libc::close(fd) };
+    });
+    let start = std::time::Instant::now();
+    let out = capture(
+        rt.cmd()
+            .env("CORRAL_TEST_SECCOMP_AGENT_TIMEOUT_MS", "1000")
+            .args(["create", "--bundle", b.path_str(), &id]),
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr_of(&out));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(4),
+        "create gave up before the agent let go"
+    );
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("linux.seccomp.listenerPath") && err.contains("did not answer"),
+        "{err}"
+    );
+    agent.join().unwrap();
+    rt.cleanup(&id);
 }

@@ -61,22 +61,32 @@ fn stage1(chan: &mut Channel) -> Result<()> {
         )));
     }
     set_oom_score_adj(&cfg)?;
-    match cfg.join_pid {
-        Some(pid) => namespaces::join_container(pid, &cfg)?,
-        None => namespaces::enter(&cfg, chan)?,
-    }
+    // Read from the host's /proc: before joining the container's mount namespace (exec), or
+    // while the new one still shows the host's procfs (create).
+    let setgroups_allowed = match cfg.join_pid {
+        Some(pid) => {
+            let allowed = process::setgroups_allowed(&pid.to_string());
+            namespaces::join_container(pid, &cfg)?;
+            allowed
+        }
+        None => {
+            namespaces::enter(&cfg, chan)?;
+            process::setgroups_allowed("self")
+        }
+    };
+    let facts = process::HostFacts { setgroups_allowed };
     // SAFETY: the init is single-threaded (a fresh exec that started no threads).
     let pid = unsafe { crate::syscall::fork_to_parent() }
         .map_err(|e| Error::other(format!("fork container init: {e}")))?;
     if pid == 0 {
-        stage2_main(chan, *cfg);
+        stage2_main(chan, *cfg, facts);
     }
     send(chan, &FromInit::Pid(pid))?;
     std::process::exit(0);
 }
 
-fn stage2_main(chan: &mut Channel, cfg: InitConfig) -> ! {
-    match stage2::run(chan, &cfg) {
+fn stage2_main(chan: &mut Channel, cfg: InitConfig, facts: process::HostFacts) -> ! {
+    match stage2::run(chan, &cfg, facts) {
         Ok(never) => match never {},
         Err(e) => {
             let _ = chan.send(&FromInit::Error(e.to_string()));

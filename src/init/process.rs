@@ -17,8 +17,6 @@ use std::str::FromStr;
 /// Everything execve needs, resolved before we report ready.
 pub struct Exec {
     pub path: PathBuf,
-    /// The seccomp notify listener fd, for the parent to pass on (SCMP_ACT_NOTIFY profiles).
-    pub notify_fd: Option<std::os::fd::OwnedFd>,
     argv: Vec<CString>,
     envp: Vec<CString>,
 }
@@ -33,7 +31,25 @@ impl Exec {
     }
 }
 
-pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
+/// Receives the seccomp notify listener fd the moment the filter is loaded (SCMP_ACT_NOTIFY
+/// profiles). It must reach the agent before the init makes any syscall the filter may
+/// send to it, or the init would wait on an agent that has no fd yet.
+pub type ListenerHandOff<'a> = &'a mut dyn FnMut(std::os::fd::OwnedFd) -> Result<()>;
+
+/// What stage 1 learnt from the host's /proc before the container's /proc could stand in for
+/// it (a container may mount its own procfs, or an image may shadow /proc).
+#[derive(Clone, Copy, Debug)]
+pub struct HostFacts {
+    /// The user namespace allows setgroups(2) (`/proc/PID/setgroups` is not `deny`).
+    pub setgroups_allowed: bool,
+}
+
+pub fn prepare(
+    cfg: &InitConfig,
+    p: &Process,
+    facts: HostFacts,
+    hand_off: ListenerHandOff,
+) -> Result<Exec> {
     set_rlimits(p)?;
     set_scheduler(p)?;
     set_io_priority(p)?;
@@ -42,12 +58,16 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     give_stdio_to_user(user.uid(), user.gid());
     let caps = CapsPlan::from_process(p)?;
     caps.drop_bounding()?;
+    // As root first, as runc does: a cwd only root may enter still works for another user
+    // (and is checked before a seccomp filter could deny getcwd).
+    let cwd_done = enter_cwd_as_root(p.cwd())?;
     let seccomp = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().clone());
     let nnp = p.no_new_privileges().unwrap_or(false);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while we have it.
-    let mut notify_fd = None;
-    if let Some(s) = seccomp.as_ref().filter(|_| !nnp) {
-        notify_fd = crate::seccomp::load(s)?;
+    if let Some(s) = seccomp.as_ref().filter(|_| !nnp)
+        && let Some(fd) = crate::seccomp::load(s)?
+    {
+        hand_off(fd)?;
     }
     if let Some(profile) = p.apparmor_profile().as_deref().filter(|a| !a.is_empty()) {
         // Before dropping privileges, as runc: the profile takes effect at execve.
@@ -56,7 +76,7 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     if let Some(label) = selinux_label(p) {
         crate::lsm::set_selinux_exec_label(label).ctx(|| "process.selinuxLabel")?;
     }
-    switch_user(p)?;
+    switch_user(p, facts.setgroups_allowed)?;
     caps.apply()?;
     if nnp {
         // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
@@ -66,9 +86,9 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     }
     let umask = user.umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
-    nix::unistd::chdir(p.cwd())
-        .ctx(|| format!("chdir to cwd ({:?}) set in config.json failed", p.cwd()))?;
-    check_cwd_inside_root()?;
+    if !cwd_done {
+        enter_cwd(p.cwd())?;
+    }
     let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     env.extend(cfg.extra_env.iter().cloned());
     let mut env = dedup_env(env);
@@ -78,15 +98,31 @@ pub fn prepare(cfg: &InitConfig, p: &Process) -> Result<Exec> {
     let args = p.args().clone().unwrap_or_default();
     let path = lookup_executable(&args[0], &env)?;
     // Last, so the filter constrains as little of our own set-up as possible.
-    if let Some(s) = seccomp.as_ref().filter(|_| nnp) {
-        notify_fd = crate::seccomp::load(s)?;
+    if let Some(s) = seccomp.as_ref().filter(|_| nnp)
+        && let Some(fd) = crate::seccomp::load(s)?
+    {
+        hand_off(fd)?;
     }
     Ok(Exec {
         path,
-        notify_fd,
         argv: to_cstrings(&args, "process.args")?,
         envp: to_cstrings(&env, "process.env")?,
     })
+}
+
+/// chdir to the cwd while still root; false when root may not enter it (a directory of a
+/// user namespace's unmapped owner, NFS root squashing), to be tried again as the user.
+fn enter_cwd_as_root(cwd: &Path) -> Result<bool> {
+    match nix::unistd::chdir(cwd) {
+        Ok(()) => check_cwd_inside_root().map(|_| true),
+        Err(nix::errno::Errno::EACCES | nix::errno::Errno::EPERM) => Ok(false),
+        Err(e) => Err(e).ctx(|| format!("chdir to cwd ({cwd:?}) set in config.json failed")),
+    }
+}
+
+fn enter_cwd(cwd: &Path) -> Result<()> {
+    nix::unistd::chdir(cwd).ctx(|| format!("chdir to cwd ({cwd:?}) set in config.json failed"))?;
+    check_cwd_inside_root()
 }
 
 /// CVE-2024-21626: a cwd reached through a leaked host fd (`/proc/self/fd/N`) lies outside
@@ -277,17 +313,19 @@ fn give_stdio_to_user(uid: u32, gid: u32) {
     }
 }
 
-fn setgroups_allowed() -> bool {
-    std::fs::read_to_string("/proc/self/setgroups")
+/// Whether the user namespace at `/proc/{pid}` lets its processes call setgroups(2). Read
+/// from the host's /proc by stage 1, never from the container's.
+pub fn setgroups_allowed(proc_pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{proc_pid}/setgroups"))
         .map(|s| s.trim() != "deny")
         .unwrap_or(true)
 }
 
 /// setgroups, setresgid, setresuid, with PR_SET_KEEPCAPS so the permitted set survives
 /// leaving uid 0; capabilities are then set explicitly from the config.
-fn switch_user(p: &Process) -> Result<()> {
+fn switch_user(p: &Process, setgroups_allowed: bool) -> Result<()> {
     let user = p.user();
-    if setgroups_allowed() {
+    if setgroups_allowed {
         let groups: Vec<nix::unistd::Gid> = user
             .additional_gids()
             .as_deref()
@@ -358,14 +396,16 @@ impl CapsPlan {
     }
 
     /// Dropping from the bounding set needs CAP_SETPCAP, so it happens while we are root.
+    /// Every number up to the kernel's last capability is dropped unless kept, including
+    /// capabilities newer than the caps crate knows.
     fn drop_bounding(&self) -> Result<()> {
-        let last = last_cap();
-        for cap in caps::all() {
-            if cap.index() > last || self.bounding.contains(&cap) {
+        let keep: HashSet<u8> = self.bounding.iter().map(|c| c.index()).collect();
+        for cap in 0..=last_cap() {
+            if keep.contains(&cap) {
                 continue;
             }
-            caps::drop(None, CapSet::Bounding, cap)
-                .map_err(|e| Error::other(format!("drop {cap} from the bounding set: {e}")))?;
+            crate::syscall::capbset_drop(u32::from(cap))
+                .ctx(|| format!("drop capability {cap} from the bounding set"))?;
         }
         Ok(())
     }
@@ -400,12 +440,22 @@ impl CapsPlan {
     }
 }
 
-/// The highest capability the running kernel knows.
+/// The highest capability the running kernel knows, asked of the kernel itself
+/// (PR_CAPBSET_READ fails with EINVAL past the last one), never of a /proc the container's
+/// image could fake (the CVE-2019-16884 class: a fake cap_last_cap left the bounding set
+/// whole). Computed once per process.
 fn last_cap() -> u8 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(40)
+    static LAST: std::sync::OnceLock<u8> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        let known = |cap: u8| crate::syscall::capbset_read(u32::from(cap)).is_ok();
+        // Capabilities are numbered densely from 0; 63 is the most a 64-bit set can hold.
+        let (mut lo, mut hi) = (0u8, 63u8);
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if known(mid) { lo = mid } else { hi = mid - 1 }
+        }
+        lo
+    })
 }
 
 /// HOME from the container's /etc/passwd, or `/` as runc does.

@@ -11,7 +11,11 @@ use std::convert::Infallible;
 use std::io::Read;
 use std::os::fd::{FromRawFd, RawFd};
 
-pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
+pub fn run(
+    chan: &mut Channel,
+    cfg: &InitConfig,
+    facts: super::process::HostFacts,
+) -> Result<Infallible> {
     set_parent_death_signal(libc::SIGKILL)?;
     let hook_state = match recv(chan)? {
         ToInit::Go(state) => state,
@@ -33,12 +37,11 @@ pub fn run(chan: &mut Channel, cfg: &InitConfig) -> Result<Infallible> {
     } else {
         build_container(cfg, process, chan, hook_state.as_deref())?;
     }
-    let mut exec = super::process::prepare(cfg, process)?;
-    if let Some(fd) = exec.notify_fd.take() {
+    let exec = super::process::prepare(cfg, process, facts, &mut |fd| {
         send(chan, &FromInit::SeccompListener)?;
         crate::launch::channel::send_fd(chan.stream(), std::os::fd::AsRawFd::as_raw_fd(&fd))
-            .ctx(|| "send the seccomp notify fd to the parent")?;
-    }
+            .ctx(|| "send the seccomp notify fd to the parent")
+    })?;
 
     // Our own fds (sync socket, fifo, ...) must not reach the container process.
     crate::syscall::cloexec_from(3 + cfg.preserve_fds).ctx(|| "mark fds close-on-exec")?;

@@ -117,8 +117,7 @@ fn drive_exec(
 ) -> Result<ProcessId> {
     let mut process = None;
     loop {
-        let msg: Option<FromInit> = chan.recv().ctx(|| "read from init")?;
-        match msg {
+        match super::recv_from_init(chan)? {
             Some(FromInit::Pid(pid)) => {
                 cleanup.init_pid = Some(pid);
                 super::wait_stage1(cleanup)?;
@@ -129,13 +128,9 @@ fn drive_exec(
                 chan.send(&ToInit::Go(None)).ctx(|| "send to init")?;
             }
             Some(FromInit::SeccompListener) => {
-                let fd = super::channel::recv_fd(chan.stream())
-                    .ctx(|| "receive the seccomp notify fd")?;
                 let pid = process.map(|p| p.pid).unwrap_or_default();
-                let spec = &container.state.spec;
-                if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-                    crate::seccomp::listener::send(s, &fd, pid, &container.oci_state())?;
-                }
+                let state = container.oci_state();
+                super::forward_seccomp_listener(chan, &container.state.spec, pid, &state)?;
             }
             Some(FromInit::Ready) => {
                 let p =
@@ -144,7 +139,7 @@ fn drive_exec(
                     write_pid_file(path, p.pid)?;
                 }
                 chan.send(&ToInit::Commit).ctx(|| "send to init")?;
-                return match chan.recv::<FromInit>().ctx(|| "read from init")? {
+                return match super::recv_from_init(chan)? {
                     Some(FromInit::Committed) => Ok(p),
                     Some(FromInit::Error(e)) => Err(Error::other(e)),
                     _ => Err(Error::other("exec'd process exited before commit")),

@@ -227,8 +227,7 @@ fn drive_init(
     opts: &CreateOptions,
 ) -> Result<ProcessId> {
     loop {
-        let msg: Option<FromInit> = chan.recv().ctx(|| "read from init")?;
-        match msg {
+        match recv_from_init(chan)? {
             Some(FromInit::NeedIdMaps) => {
                 write_id_maps(stage1_pid, bundle)?;
                 chan.send(&ToInit::IdMapsWritten).ctx(|| "send to init")?;
@@ -244,16 +243,8 @@ fn drive_init(
                     .ctx(|| "send to init")?;
             }
             Some(FromInit::SeccompListener) => {
-                let fd = channel::recv_fd(chan.stream()).ctx(|| "receive the seccomp notify fd")?;
-                if let Some(s) = bundle
-                    .spec
-                    .linux()
-                    .as_ref()
-                    .and_then(|l| l.seccomp().as_ref())
-                {
-                    let st = state.oci_state(crate::container::Status::Creating);
-                    crate::seccomp::listener::send(s, &fd, state.init.pid, &st)?;
-                }
+                let st = state.oci_state(crate::container::Status::Creating);
+                forward_seccomp_listener(chan, &bundle.spec, state.init.pid, &st)?;
             }
             Some(FromInit::RunHooks) => {
                 let hook_state = state.oci_state(crate::container::Status::Creating);
@@ -268,7 +259,7 @@ fn drive_init(
                 state.phase = Phase::Created;
                 state.save(dir)?;
                 chan.send(&ToInit::Commit).ctx(|| "send to init")?;
-                return match chan.recv::<FromInit>().ctx(|| "read from init")? {
+                return match recv_from_init(chan)? {
                     Some(FromInit::Committed) => Ok(state.init),
                     Some(FromInit::Error(e)) => Err(Error::other(e)),
                     _ => Err(Error::other("container init exited before commit")),
@@ -280,6 +271,62 @@ fn drive_init(
             }
             None => return Err(init_died(cleanup)),
         }
+    }
+}
+
+/// How long the parent waits for the init's next message once a seccomp agent holds the
+/// listener: the init's remaining syscalls may each wait on the agent, and an agent that
+/// never answers must fail the command rather than hang it. Debug builds (the tests) may
+/// shorten it with `CORRAL_TEST_SECCOMP_AGENT_TIMEOUT_MS`.
+fn seccomp_agent_timeout() -> std::time::Duration {
+    let default = std::time::Duration::from_secs(30);
+    if cfg!(debug_assertions)
+        && let Some(ms) = std::env::var("CORRAL_TEST_SECCOMP_AGENT_TIMEOUT_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+    {
+        return std::time::Duration::from_millis(ms);
+    }
+    default
+}
+
+/// Receives the notify fd the init sent and passes it to `linux.seccomp.listenerPath`; from
+/// then on, reads from the init are bounded by [`seccomp_agent_timeout`].
+pub(crate) fn forward_seccomp_listener(
+    chan: &Channel,
+    spec: &oci_spec::runtime::Spec,
+    pid: i32,
+    state: &crate::container::OciState,
+) -> Result<()> {
+    let fd = channel::recv_fd(chan.stream()).ctx(|| "receive the seccomp notify fd")?;
+    if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        crate::seccomp::listener::send(s, &fd, pid, state)?;
+    }
+    chan.stream()
+        .set_read_timeout(Some(seccomp_agent_timeout()))
+        .ctx(|| "set a timeout on the init socket")
+}
+
+/// The init's next message; a read that timed out (see [`forward_seccomp_listener`]) means
+/// the seccomp agent left the init waiting.
+pub(crate) fn recv_from_init(chan: &mut Channel) -> Result<Option<FromInit>> {
+    match chan.recv() {
+        Ok(msg) => Ok(msg),
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            ) =>
+        {
+            Err(Error::config(
+                "linux.seccomp.listenerPath",
+                format!(
+                    "the seccomp agent did not answer the container init's system calls within {}s",
+                    seccomp_agent_timeout().as_secs_f32()
+                ),
+            ))
+        }
+        Err(e) => Err(e).ctx(|| "read from init"),
     }
 }
 

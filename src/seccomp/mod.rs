@@ -8,6 +8,7 @@
 //! unknown enum values). With SCMP_ACT_NOTIFY the init hands the listener fd to the parent,
 //! which sends it to `listenerPath` with the container's state (`listener.rs`).
 
+mod enosys;
 pub mod listener;
 
 use crate::error::{Error, Result};
@@ -288,9 +289,28 @@ fn export_program(ctx: &ScmpFilterContext) -> Result<Vec<libc::sock_filter>> {
         .collect())
 }
 
-/// Loads the exported program with seccomp(2) itself, for flags libseccomp cannot set.
+/// The profile's architectures and the native one, which every filter includes.
+fn architectures(s: &LinuxSeccomp) -> Vec<ScmpArch> {
+    let mut archs: Vec<ScmpArch> = s
+        .architectures()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|a| ScmpArch::from_str(&json_name(a)).ok())
+        .collect();
+    archs.push(ScmpArch::native());
+    archs
+}
+
+/// Loads the exported program with seccomp(2) itself, for what libseccomp 2.5 cannot do:
+/// the WAIT_KILLABLE_RECV flag, and the -ENOSYS prologue (`enosys.rs`).
 fn load_exported(ctx: &ScmpFilterContext, s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
-    let program = export_program(ctx)?;
+    let mut program = if enosys::needed(s) {
+        enosys::prologue(s, &architectures(s))
+    } else {
+        Vec::new()
+    };
+    program.extend(export_program(ctx)?);
     crate::syscall::seccomp_set_filter(kernel_flags(s), Some(&program))
         .map_err(|e| err("linux.seccomp", format!("load the filter: {e}")))
 }
@@ -309,7 +329,7 @@ pub fn notifies(s: &LinuxSeccomp) -> bool {
 /// exec). Returns the notify listener fd when the profile has SCMP_ACT_NOTIFY rules.
 pub fn load(s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
     let ctx = build(s)?;
-    if has_flag(s, WAIT_KILLABLE_RECV) {
+    if has_flag(s, WAIT_KILLABLE_RECV) || enosys::needed(s) {
         return load_exported(&ctx, s);
     }
     ctx.load()

@@ -77,6 +77,18 @@ impl Runtime {
         capture(&mut c)
     }
 
+    /// Like [`Runtime::run`], but a command still running after `secs` is killed (coreutils'
+    /// `timeout`, exit 137) so that a hang fails the test instead of stalling the suite.
+    pub fn run_bounded(&self, secs: u32, args: &[&str]) -> Output {
+        let mut c = Command::new("timeout");
+        c.args(["-s", "KILL", &secs.to_string()])
+            .arg(&self.bin)
+            .arg("--root")
+            .arg(self.root.path())
+            .args(args);
+        capture(&mut c)
+    }
+
     pub fn ok(&self, args: &[&str]) -> String {
         let out = self.run(args);
         assert!(
@@ -513,3 +525,44 @@ pub fn stdout_of(o: &Output) -> String {
 pub fn stderr_of(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
+
+/// A static C program built once per test binary (with the C compiler the Rust toolchain
+/// links with) from `source`, for what busybox cannot do inside a container: a raw syscall by
+/// number, a ptrace. Returns its path; copy it into a rootfs to use it.
+pub fn static_probe(name: &str, source: &str) -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let bin = dir.join(format!("probe-{name}"));
+    let src = dir.join(format!("probe-{name}-{}.c", std::process::id()));
+    std::fs::write(&src, source).unwrap();
+    let tmp = dir.join(format!("probe-{name}-{}", std::process::id()));
+    let out = Command::new("cc")
+        .args(["-static", "-O2", "-o"])
+        .arg(&tmp)
+        .arg(&src)
+        .output()
+        .expect("cc (the C compiler) is needed to build test probes");
+    assert!(
+        out.status.success(),
+        "cc {name}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::rename(&tmp, &bin).unwrap();
+    let _ = std::fs::remove_file(&src);
+    bin
+}
+
+/// A probe that makes the raw syscall given by number and prints `RESULT ERRNO`.
+pub const SYSCALL_PROBE: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+    for (int i = 1; i < argc; i++) {
+        errno = 0;
+        long r = syscall(atol(argv[i]));
+        printf("%ld %d\n", r, r < 0 ? errno : 0);
+    }
+    return 0;
+}
+"#;
