@@ -16,6 +16,7 @@ use crate::container::OciState;
 use crate::error::{Error, Result};
 use oci_spec::runtime::{Hook, Hooks, Spec};
 use std::io::Write;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -95,13 +96,19 @@ pub fn validate(spec: &Spec) -> Result<()> {
 
 /// Runs the hooks of `kind` in order; the first failure stops them and is the error.
 pub fn run(spec: &Spec, kind: Kind, state: &OciState) -> Result<()> {
+    run_in(spec, kind, state, None)
+}
+
+/// Runs the hooks of `kind` with `dir` as their working directory (createContainer hooks run
+/// in the rootfs, as with runc: the NVIDIA toolkit's CDI hooks use paths relative to it).
+pub fn run_in(spec: &Spec, kind: Kind, state: &OciState, dir: Option<&Path>) -> Result<()> {
     let hooks = hooks_of(spec, kind);
     if hooks.is_empty() {
         return Ok(());
     }
     let json = serde_json::to_vec(state).map_err(|e| Error::other(format!("encode state: {e}")))?;
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, &json).map_err(|why| {
+        run_one(hook, &json, dir).map_err(|why| {
             Error::other(format!(
                 "hooks.{}[{i}] ({}): {why}",
                 kind.json_name(),
@@ -112,13 +119,12 @@ pub fn run(spec: &Spec, kind: Kind, state: &OciState) -> Result<()> {
     Ok(())
 }
 
-/// poststart and poststop: every hook runs; failures are logged as warnings.
 pub fn run_warning_only(spec: &Spec, kind: Kind, state: &OciState) {
     let Ok(json) = serde_json::to_vec(state) else {
         return;
     };
     for (i, hook) in hooks_of(spec, kind).iter().enumerate() {
-        if let Err(why) = run_one(hook, &json) {
+        if let Err(why) = run_one(hook, &json, None) {
             crate::log::warn(format!(
                 "hooks.{}[{i}] ({}): {why}",
                 kind.json_name(),
@@ -128,7 +134,7 @@ pub fn run_warning_only(spec: &Spec, kind: Kind, state: &OciState) {
     }
 }
 
-fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
+fn run_one(hook: &Hook, state: &[u8], dir: Option<&Path>) -> std::result::Result<(), String> {
     let mut cmd = Command::new(hook.path());
     let args = hook.args().clone().unwrap_or_default();
     if let Some((arg0, rest)) = args.split_first() {
@@ -141,19 +147,43 @@ fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
             cmd.env(k, v);
         }
     }
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    // A hook gets stdio only, as with runc: never the init's exec fifo, console socket or
+    // the fds preserved for the container.
+    // SAFETY: runs between fork and exec and only makes the async-signal-safe close_range.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            crate::syscall::close_from(3);
+            Ok(())
+        });
+    }
     let out = tempfile_for_output()?;
     cmd.stdin(Stdio::piped())
         .stdout(out.try_clone().map_err(|e| e.to_string())?)
         .stderr(out.try_clone().map_err(|e| e.to_string())?);
     let mut child = cmd.spawn().map_err(|e| format!("start: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A hook that does not read its stdin closes the pipe early; that is its business.
-        let _ = stdin.write_all(state);
-    }
+    // The timeout covers writing the state too: a hook that never reads its stdin must not
+    // block us on a full pipe. A timeout too large to add to now is no timeout.
     let deadline = hook
         .timeout()
-        .map(|t| Instant::now() + Duration::from_secs(t as u64));
+        .and_then(|t| Instant::now().checked_add(Duration::from_secs(t.max(0) as u64)));
+    let mut stdin = child.stdin.take().map(|p| (p, 0usize));
+    if let Some((pipe, _)) = &stdin {
+        nix::fcntl::fcntl(
+            pipe,
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+        )
+        .map_err(|e| format!("stdin: {e}"))?;
+    }
     let status = loop {
+        if let Some((pipe, written)) = &mut stdin
+            && feed(pipe, state, written)
+        {
+            // All written, or the hook closed its stdin (that is its business): EOF for it.
+            stdin = None;
+        }
         if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
             break status;
         }
@@ -171,6 +201,20 @@ fn run_one(hook: &Hook, state: &[u8]) -> std::result::Result<(), String> {
         return Ok(());
     }
     Err(format!("{status}: {}", read_output(out)))
+}
+
+/// Writes what the non-blocking pipe takes of `state` from `written` on; true once there is
+/// nothing more to write (all of it, or the reader is gone).
+fn feed(pipe: &mut std::process::ChildStdin, state: &[u8], written: &mut usize) -> bool {
+    while *written < state.len() {
+        match pipe.write(&state[*written..]) {
+            Ok(n) => *written += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return true,
+        }
+    }
+    true
 }
 
 /// An unlinked temp file for the hook's stdout and stderr (a pipe could fill up and block it).
@@ -240,5 +284,25 @@ mod tests {
         let e = run(&s, Kind::Poststop, &state()).unwrap_err().to_string();
         assert!(e.contains("timed out"), "{e}");
         assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn the_timeout_covers_a_hook_that_never_reads_its_stdin() {
+        let s = spec(serde_json::json!({"poststop": [
+            {"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]}));
+        // A state far larger than a pipe holds.
+        let mut big = state();
+        big.annotations.insert("big".into(), "x".repeat(4 << 20));
+        let start = Instant::now();
+        let e = run(&s, Kind::Poststop, &big).unwrap_err().to_string();
+        assert!(e.contains("timed out"), "{e}");
+        assert!(start.elapsed() < Duration::from_secs(5));
+    }
+
+    #[test]
+    fn a_huge_timeout_is_no_timeout() {
+        let s = spec(serde_json::json!({"poststop": [
+            {"path": "/bin/true", "timeout": i64::MAX}]}));
+        run(&s, Kind::Poststop, &state()).unwrap();
     }
 }

@@ -45,7 +45,17 @@ static LOGGER: OnceLock<Logger> = OnceLock::new();
 pub fn init(file: Option<&Path>, format: Format, debug: bool) -> std::io::Result<()> {
     let file = match file {
         Some(p) => Some(Mutex::new(
-            OpenOptions::new().create(true).append(true).open(p)?,
+            // 0644 as runc's log file (umask applies), close-on-exec so no container process
+            // inherits it.
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .mode(0o644)
+                    .custom_flags(libc::O_CLOEXEC)
+                    .open(p)?
+            },
         )),
         None => None,
     };

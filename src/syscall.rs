@@ -137,6 +137,21 @@ pub fn cloexec_from(first: RawFd) -> io::Result<()> {
     Ok(())
 }
 
+/// Closes every fd from `first` up. Async-signal-safe (one syscall), so it may run between
+/// fork and exec; where close_range is missing (before 5.9) or refused (a seccomp filter) the
+/// fds stay open, and callers rely on [`cloexec_from`] having marked them.
+pub fn close_from(first: RawFd) -> bool {
+    // SAFETY: close_range takes plain integers; closing fds we no longer use is the point.
+    unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            first as libc::c_uint,
+            libc::c_uint::MAX,
+            0,
+        ) == 0
+    }
+}
+
 pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: F_GETFD/F_SETFD on an fd number; a closed fd only yields EBADF.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };

@@ -6,6 +6,7 @@ mod common;
 
 use common::*;
 use serde_json::json;
+use std::process::Command;
 
 /// A bundle whose /dev is the image's own (bind-mounted from a directory we control), so
 /// what the image puts in /dev is what the runtime meets.
@@ -260,4 +261,100 @@ fn device_cgroup_defaults_to_deny() {
         assert_same(&results);
         assert_eq!(results[0].1, "1\nnot permitted\n", "rules {rules:?}");
     }
+}
+
+/// CVE-2024-21626 class: an fd the caller leaked (not close-on-exec, not preserved) must be
+/// closed before execve, not only marked close-on-exec: execve resolves its path first, so
+/// `/proc/self/fd/9/...` would run a host binary. Both runtimes refuse to run it.
+#[test]
+fn cve_2024_21626_a_leaked_fd_is_no_exec_path() {
+    let host = tempfile::tempdir().unwrap();
+    std::fs::copy("/bin/busybox", host.path().join("echo")).unwrap();
+    let dir = std::fs::File::open(host.path()).unwrap();
+    let b = Bundle::with_args(&["/proc/self/fd/9/echo", "escaped"]);
+    let results = differential("leakedfd", |rt, id| {
+        b.write_for(rt, id);
+        let mut c = rt.cmd();
+        c.args(["run", "--bundle", b.path_str(), id]);
+        pass_as_fd(&mut c, &dir, 9);
+        let out = capture(&mut c);
+        (out.status.success(), stdout_of(&out))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (false, String::new()));
+}
+
+/// A huge `--preserve-fds` (or LISTEN_FDS) used to wrap around; it is an error naming the
+/// flag, and nothing is created.
+#[test]
+fn a_huge_preserve_fds_count_is_refused() {
+    let rt = Runtime::corral();
+    let b = Bundle::with_args(&["true"]);
+    let id = unique_id("hugefds");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let out = rt.run(&[
+        "create",
+        "--preserve-fds",
+        "2147483647",
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("--preserve-fds 2147483647"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_clean(&rt, &id);
+    // LISTEN_PID must name the runtime's own process: the shell execs it with its own pid.
+    let mut sh = Command::new("sh");
+    sh.arg("-c")
+        .arg(format!(
+            "LISTEN_PID=$$ exec {} --root {} create --bundle {} {id}",
+            rt.bin.display(),
+            rt.root.path().display(),
+            b.path_str()
+        ))
+        .env("LISTEN_FDS", "2147483647");
+    let out = capture(&mut sh);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr_of(&out).contains("LISTEN_FDS=2147483647"),
+        "{}",
+        stderr_of(&out)
+    );
+    assert_clean(&rt, &id);
+}
+
+/// The pid file's temp file is never opened through a symlink: a planted `.NAME.tmp` link to
+/// a host file must not make root truncate or write that file.
+#[test]
+fn pid_file_temp_does_not_follow_a_planted_symlink() {
+    let rt = Runtime::corral();
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let id = unique_id("pidlink");
+    let _guard = rt.guard(&id);
+    let dir = tempfile::tempdir().unwrap();
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "precious\n").unwrap();
+    std::os::unix::fs::symlink(&victim, dir.path().join(".pid.tmp")).unwrap();
+    let pid_file = dir.path().join("pid");
+    b.write_for(&rt, &id);
+    rt.ok(&[
+        "create",
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    assert_eq!(pid, rt.state(&id)["pid"].to_string());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&pid_file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o022, 0, "pid file not writable by others");
+    rt.cleanup(&id);
 }

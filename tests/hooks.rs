@@ -201,3 +201,34 @@ fn hook_timeout_kills_it_and_fails_create() {
     assert!(t.elapsed() < std::time::Duration::from_secs(10));
     assert_clean(&rt, &id);
 }
+
+/// createContainer hooks run with the container's rootfs as their working directory, as with
+/// runc (the NVIDIA toolkit's CDI hooks use relative paths), and get stdio only: not the
+/// init's exec fifo, console or sync socket, nor the fds preserved for the container. The
+/// working directory is compared with runc; the fds are corral's own rule (runc 1.1.5 hands
+/// these hooks four fds more: 4-7).
+#[test]
+fn create_container_hooks_run_in_the_rootfs_with_stdio_only() {
+    let results = differential("hookcwd", |rt, id| {
+        let out = tempfile::tempdir().unwrap();
+        let mut b = Bundle::with_args(&["true"]);
+        let record = format!(
+            "echo x > ./marker; ls /proc/self/fd | sort -n | tr '\\n' ' ' > {}/fds",
+            out.path().display()
+        );
+        b.config["hooks"] =
+            json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", record]}]});
+        b.write_for(rt, id);
+        let data = tempfile::tempfile().unwrap();
+        let mut c = rt.cmd();
+        c.args(["run", "--preserve-fds", "1", "--bundle", b.path_str(), id]);
+        pass_as_fd3(&mut c, &data);
+        let res = capture(&mut c);
+        assert!(res.status.success(), "{}: {}", rt.name, stderr_of(&res));
+        let marker = b.rootfs().join("marker").exists();
+        let fds = std::fs::read_to_string(out.path().join("fds")).unwrap();
+        (marker, fds)
+    });
+    assert_eq!(results[0].1, (true, "0 1 2 3 ".to_string()), "corral");
+    assert!(results[1].1.0, "runc: the marker is in the rootfs");
+}

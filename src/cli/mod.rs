@@ -157,19 +157,36 @@ impl std::fmt::Display for Failed {
 
 impl std::error::Error for Failed {}
 
-/// `--preserve-fds N` names fds 3..3+N of the caller; each must be open. Called before corral
-/// opens any file of its own, so none of ours can be mistaken for one of them.
+/// `--preserve-fds N` names fds 3..3+N of the caller, and systemd socket activation
+/// (LISTEN_FDS) the same range; each must be open, and the count within the open-file limit
+/// (a huge count used to wrap around). Called before corral opens any file of its own, so
+/// none of ours can be mistaken for one of them.
 pub fn check_preserved_fds(cli: &Cli) -> std::result::Result<(), String> {
     let n = match &cli.command {
         Some(Command::Create(a)) => a.common.preserve_fds,
         Some(Command::Run(a)) => a.common.preserve_fds,
         Some(Command::Exec(a)) => a.preserve_fds,
-        _ => 0,
+        _ => return Ok(()),
     };
-    for fd in 3..3 + n.max(0) {
+    let (listen, _) = crate::launch::socket_activation();
+    let what = if listen > 0 {
+        format!("--preserve-fds {n} with LISTEN_FDS={listen}")
+    } else {
+        format!("--preserve-fds {n}")
+    };
+    let total = i64::from(n.max(0)) + i64::from(listen);
+    let limit = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        .map(|(soft, _)| soft)
+        .unwrap_or(1024);
+    if 3 + total as u64 > limit {
+        return Err(format!(
+            "{what}: more fds than the open-file limit ({limit}) allows"
+        ));
+    }
+    for fd in 3..3 + total as i32 {
         // SAFETY: F_GETFD only queries the flags of an fd number.
         if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            return Err(format!("--preserve-fds {n}: fd {fd} is not open"));
+            return Err(format!("{what}: fd {fd} is not open"));
         }
     }
     Ok(())

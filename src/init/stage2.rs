@@ -67,6 +67,10 @@ pub fn run(
             }
         }
     }
+    // CVE-2024-21626: closed, not only close-on-exec: execve resolves its path before it
+    // closes those, so a leaked fd (a host directory) would still serve as
+    // `/proc/self/fd/N/...`.
+    close_fds_from(3 + cfg.preserve_fds);
     let err = exec.exec();
     // The parent is gone; the container's stderr is the only place left to say why.
     eprintln!("corral: exec {:?} failed: {err}", exec.path);
@@ -145,7 +149,7 @@ fn run_creation_hooks(
         }
     }
     if let Some(state) = state {
-        hooks::run(spec, hooks::Kind::CreateContainer, state)?;
+        hooks::run_in(spec, hooks::Kind::CreateContainer, state, Some(&cfg.rootfs))?;
     }
     Ok(())
 }
@@ -221,6 +225,26 @@ fn set_hostnames(spec: &oci_spec::runtime::Spec, has_uts: bool) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Closes every fd from `first` up: with close_range, or one by one from /proc/self/fd where
+/// it is missing or a seccomp filter refuses it (those fds are close-on-exec already).
+fn close_fds_from(first: RawFd) {
+    if crate::syscall::close_from(first) {
+        return;
+    }
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else {
+        return;
+    };
+    let fds: Vec<RawFd> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd >= first)
+        .collect();
+    for fd in fds {
+        // SAFETY: nothing of ours uses these fds any more; the process execs next.
+        unsafe { libc::close(fd) };
+    }
 }
 
 /// Blocks until `start` writes a byte into the exec fifo.

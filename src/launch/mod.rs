@@ -684,8 +684,12 @@ fn write_map(path: &str, maps: &[LinuxIdMapping]) -> Result<()> {
     std::fs::write(path, text).ctx(|| format!("write {path} (linux.uidMappings/gidMappings)"))
 }
 
-/// Written atomically (tmp + rename) so a reader never sees an empty pid file.
+/// Written atomically (tmp + rename) so a reader never sees an empty pid file. The temp file
+/// is created exclusively and never through a symlink: a `.NAME.tmp` planted as a link to
+/// /etc/shadow must not make root truncate that (runc opens it with O_EXCL too).
 pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
     let abs = std::path::absolute(path).ctx(|| at("resolve pid file", path))?;
     let tmp = abs.with_file_name(format!(
         ".{}.tmp",
@@ -693,7 +697,22 @@ pub fn write_pid_file(path: &Path, pid: i32) -> Result<()> {
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default()
     ));
-    std::fs::write(&tmp, pid.to_string()).ctx(|| at("write pid file", &tmp))?;
+    // A leftover of a crashed run (or a planted link: unlink removes the link, not its target).
+    match std::fs::remove_file(&tmp) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).ctx(|| at("remove stale pid file", &tmp)),
+    }
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o644)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(&tmp)
+        .ctx(|| at("write pid file", &tmp))?;
+    f.write_all(pid.to_string().as_bytes())
+        .ctx(|| at("write pid file", &tmp))?;
+    drop(f);
     std::fs::rename(&tmp, &abs).ctx(|| at("rename pid file", &abs))
 }
 

@@ -482,15 +482,21 @@ fn read_all(mut f: std::fs::File) -> Vec<u8> {
 
 /// Makes `file` fd 3 of the command's process (for --preserve-fds and LISTEN_FDS tests).
 pub fn pass_as_fd3(c: &mut Command, file: &std::fs::File) {
+    pass_as_fd(c, file, 3);
+}
+
+/// Makes `file` fd `target` of the command's process, without close-on-exec: an fd the
+/// caller passes (or leaks) to the runtime.
+pub fn pass_as_fd(c: &mut Command, file: &std::fs::File, target: i32) {
     let fd = std::os::fd::AsRawFd::as_raw_fd(file);
     // SAFETY: dup2/fcntl between fork and exec on an fd the caller keeps open until spawn.
     unsafe {
         std::os::unix::process::CommandExt::pre_exec(c, move || {
-            if fd != 3 && libc::dup2(fd, 3) < 0 {
+            if fd != target && libc::dup2(fd, target) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             // dup2 onto itself keeps close-on-exec; clear it explicitly.
-            if libc::fcntl(3, libc::F_SETFD, 0) < 0 {
+            if libc::fcntl(target, libc::F_SETFD, 0) < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
