@@ -4,11 +4,15 @@ use crate::error::{Error, Result};
 use nix::sys::signal::Signal;
 use std::str::FromStr;
 
-/// Parses a signal the way runc's `kill` does (name with or without `SIG`, or a number).
+/// Parses a signal the way runc's `kill` does (name with or without `SIG`, or a number; 0
+/// is a liveness check).
 pub fn parse_signal(s: &str) -> Result<i32> {
     let s = s.trim();
     if let Ok(n) = s.parse::<i32>() {
-        return valid_number(n).ok_or_else(|| Error::other(format!("invalid signal: {s}")));
+        return (n == 0)
+            .then_some(0)
+            .or_else(|| valid_number(n))
+            .ok_or_else(|| Error::other(format!("invalid signal: {s}")));
     }
     let upper = s.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -60,6 +64,8 @@ mod tests {
         assert_eq!(parse_signal("sigterm").unwrap(), 15);
         assert_eq!(parse_signal("hup").unwrap(), 1);
         assert_eq!(parse_signal("9").unwrap(), 9);
+        assert_eq!(parse_signal("0").unwrap(), 0, "a liveness check");
+        assert_eq!(parse_signal("37").unwrap(), 37);
         assert_eq!(parse_signal("SIGRTMIN+1").unwrap(), libc::SIGRTMIN() + 1);
         assert_eq!(parse_signal("RTMAX").unwrap(), libc::SIGRTMAX());
     }
@@ -67,7 +73,7 @@ mod tests {
     #[test]
     fn rejects_bad_signals() {
         assert!(parse_signal("NOPE").is_err());
-        assert!(parse_signal("0").is_err());
+        assert!(parse_signal("SIG0").is_err());
         assert!(parse_signal("200").is_err());
         assert!(parse_signal("-1").is_err());
         assert!(parse_signal("SIGRTMIN+x").is_err());

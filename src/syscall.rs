@@ -522,10 +522,12 @@ fn fsconfig(
     Ok(())
 }
 
-/// A read-only overlayfs of `dir` over the empty directory `empty` (overlayfs needs two
-/// lower layers without an upper one), created with fsopen/fsmount and attached to no mount namespace: it exists only
-/// through the returned fd and goes away with the last file opened through it.
-pub fn detached_readonly_overlay(dir: &Path, empty: &Path) -> io::Result<OwnedFd> {
+/// A read-only overlayfs of `dir` over an empty, detached tmpfs (overlayfs needs two lower
+/// layers without an upper one, and they must not overlap), created with fsopen/fsmount and
+/// attached to no mount namespace: it exists only through the returned fd and goes away with
+/// the last file opened through it. The tmpfs is named to overlayfs by its fd's magic link.
+pub fn detached_readonly_overlay(dir: &Path) -> io::Result<OwnedFd> {
+    let empty = detached_fs(c"tmpfs", MOUNT_ATTR_RDONLY)?;
     // SAFETY: a static NUL-terminated filesystem name; returns a new fd or -1.
     let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
     if fs < 0 {
@@ -544,7 +546,7 @@ pub fn detached_readonly_overlay(dir: &Path, empty: &Path) -> io::Result<OwnedFd
                 )
             })
     };
-    let lower = format!("{}:{}", layer(dir)?, layer(empty)?);
+    let lower = format!("{}:{}", layer(dir)?, fd_path(&empty));
     fsconfig(
         fs.as_fd_borrowed(),
         FSCONFIG_SET_STRING,
@@ -769,4 +771,57 @@ pub fn capbset_drop(cap: u32) -> io::Result<()> {
         return Err(io::Error::last_os_error());
     }
     Ok(())
+}
+
+/// pidfd_open(2): an fd that names this one process, whatever its pid is reused for later.
+pub fn pidfd_open(pid: libc::pid_t) -> io::Result<OwnedFd> {
+    // SAFETY: plain integer arguments; returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd that nobody else owns.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// pidfd_send_signal(2) with any signal number, real-time ones and 0 (a liveness check)
+/// included.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: i32) -> io::Result<()> {
+    // SAFETY: the fd is borrowed for the call; a null siginfo asks for the kill(2) defaults.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// kill(2) with any signal number (nix's `Signal` has no real-time signals).
+pub fn kill_raw(pid: libc::pid_t, sig: i32) -> io::Result<()> {
+    // SAFETY: plain integer arguments.
+    if unsafe { libc::kill(pid, sig) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// A fresh, empty filesystem of type `fs` with no options, mounted nowhere: only the returned
+/// fd reaches it.
+fn detached_fs(fs_type: &CStr, attrs: u64) -> io::Result<OwnedFd> {
+    // SAFETY: a NUL-terminated filesystem name that outlives the call; returns an fd or -1.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, fs_type.as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd from the kernel.
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as RawFd) };
+    fsconfig(fs.as_fd_borrowed(), FSCONFIG_CMD_CREATE, None, None)?;
+    fsmount(&fs, attrs)
 }

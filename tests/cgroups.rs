@@ -328,6 +328,9 @@ fn events_stats_have_runcs_keys() {
             "{}: {d}",
             rt.name
         );
+        // The keys in runc's order: some callers match the text.
+        let prefix = format!("{{\"type\":\"stats\",\"id\":\"{id}\",\"data\":{{");
+        assert!(line.starts_with(&prefix), "{}: {line}", rt.name);
         (
             keys(&d["cpu"]["usage"]),
             keys(&d["memory"]["usage"]),
@@ -429,4 +432,43 @@ fn hugepage_limits_on_cgroup_v2() {
     });
     assert_same(&results);
     assert_eq!(results[0].1, "4194304");
+}
+
+/// Negative numbers are values, as in runc: `-1` lifts a memory, swap, pids or CPU quota
+/// limit (clap used to read `-1` as a flag).
+#[test]
+fn update_takes_minus_one_as_unlimited_like_runc() {
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 268435456, "swap": 536870912});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 100});
+    b.config["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000});
+    let results = differential("update-neg", |rt, id| {
+        rt.start_detached(&b, id);
+        let out = rt.run(&[
+            "update",
+            "--memory",
+            "-1",
+            "--memory-swap",
+            "-1",
+            "--pids-limit",
+            "-1",
+            "--cpu-quota",
+            "-1",
+            id,
+        ]);
+        (
+            out.status.code(),
+            cg_file(
+                rt,
+                id,
+                "memory",
+                pick("memory.limit_in_bytes", "memory.max"),
+            ),
+            cg_file(rt, id, "pids", "pids.max"),
+            cg_file(rt, id, "cpu", pick("cpu.cfs_quota_us", "cpu.max")),
+        )
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1.0, Some(0), "{:?}", results[0].1);
+    assert_eq!(results[0].1.2, "max");
 }

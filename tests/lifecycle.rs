@@ -537,3 +537,62 @@ fn rootless_spec_is_valid_json_for_both_runtimes() {
     assert!(ns.contains(&"user") && !ns.contains(&"network"), "{ns:?}");
     assert!(config["linux"]["uidMappings"].is_array());
 }
+
+/// Signal 0 is a liveness check (`kill ID 0`, `kill --all ID 0` succeed on a running
+/// container), and real-time signals are delivered by number (SIGRTMIN+3 is systemd's stop
+/// signal, which podman sends to systemd containers): corral used to exit 0 and deliver
+/// nothing.
+#[test]
+fn kill_zero_and_real_time_signals_match_runc() {
+    let mut b = Bundle::new();
+    b.sh("trap 'exit 7' 37; while true; do sleep 0.1; done");
+    let results = differential("killrt", |rt, id| {
+        rt.start_detached(&b, id);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        let zero = rt.run(&["kill", id, "0"]).status.code();
+        let zero_all = rt.run(&["kill", "--all", id, "0"]).status.code();
+        let alive = rt.status(id);
+        let rt_sig = rt.run(&["kill", id, "37"]).status.code();
+        wait_for_status(rt, id, "stopped");
+        (zero, zero_all, alive, rt_sig)
+    });
+    assert_same(&results);
+    assert_eq!(
+        results[0].1,
+        (Some(0), Some(0), "running".to_string(), Some(0))
+    );
+    // The name runc 1.1.5 does not parse: SIGRTMIN+3 is 37 on Linux.
+    let rt = Runtime::corral();
+    let id = unique_id("killrtname");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    rt.ok(&["kill", &id, "SIGRTMIN+3"]);
+    wait_for_status(&rt, &id, "stopped");
+    rt.cleanup(&id);
+}
+
+/// The state root holds only containers: once every container is deleted, `--root` is empty
+/// (a containerd lane checks the runtime root for leftovers; corral used to leave its sealed
+/// binary's `.empty-layer` there). Sealed with the overlay, which is what used to leave it.
+#[test]
+fn the_state_root_is_empty_after_the_last_delete() {
+    let rt = Runtime::corral();
+    let b = Bundle::with_args(&["true"]);
+    let id = unique_id("emptyroot");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let out = capture(rt.cmd().env("CORRAL_EXE_SEAL", "overlay").args([
+        "run",
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]));
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    rt.cleanup(&id);
+    let left: Vec<_> = std::fs::read_dir(rt.root.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left in --root: {left:?}");
+}

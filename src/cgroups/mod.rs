@@ -356,11 +356,14 @@ impl Cgroup {
         }
         self.set_frozen(true)?;
         let result = (|| {
+            // The cgroup is frozen: its processes can neither exit nor fork, so their pids
+            // cannot be reused while we signal them.
             for pid in self.pids() {
-                let sig = nix::sys::signal::Signal::try_from(sig).ok();
-                match nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig) {
-                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
-                    Err(e) => return Err(e).ctx(|| format!("signal pid {pid}")),
+                match crate::syscall::kill_raw(pid, sig) {
+                    Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                        return Err(e).ctx(|| format!("signal pid {pid}"));
+                    }
+                    _ => {}
                 }
             }
             Ok(())

@@ -1,7 +1,6 @@
 use super::GlobalOptions;
 use crate::container::Status;
 use anyhow::{Result, bail};
-use serde_json::json;
 use std::io::Write;
 use std::time::Duration;
 
@@ -31,11 +30,12 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let mut out = std::io::stdout();
     let emit =
         |out: &mut std::io::Stdout, typ: &str, data: Option<serde_json::Value>| -> Result<()> {
-            let mut ev = json!({"type": typ, "id": a.id});
-            if let Some(d) = data {
-                ev["data"] = d;
-            }
-            writeln!(out, "{ev}")?;
+            let ev = Event {
+                typ,
+                id: &a.id,
+                data,
+            };
+            writeln!(out, "{}", serde_json::to_string(&ev)?)?;
             out.flush()?;
             Ok(())
         };
@@ -72,6 +72,17 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     }
 }
 
+/// One line of output, keys in runc's order (`type`, `id`, `data`): some callers match the
+/// text rather than parse it.
+#[derive(serde::Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    typ: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<serde_json::Value>,
+}
+
 /// Go's duration syntax as runc takes it: `500ms`, `5s`, `1m30s`, `2h`.
 fn parse_duration(s: &str) -> Result<Duration> {
     let mut total = Duration::ZERO;
@@ -100,7 +111,10 @@ fn parse_duration(s: &str) -> Result<Duration> {
             "h" => n * 3600.0,
             _ => bail!("--interval {s:?}: unknown unit {unit:?}"),
         };
-        total += Duration::from_secs_f64(secs);
+        total = Duration::try_from_secs_f64(secs)
+            .ok()
+            .and_then(|d| total.checked_add(d))
+            .ok_or_else(|| anyhow::anyhow!("--interval {s:?}: out of range"))?;
         rest = tail;
     }
     if total.is_zero() {
@@ -121,5 +135,7 @@ mod tests {
         assert!(parse_duration("5").is_err());
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("x").is_err());
+        assert!(parse_duration("1e400s").is_err(), "out of range, no panic");
+        assert!(parse_duration("-5s").is_err());
     }
 }

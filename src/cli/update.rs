@@ -10,20 +10,21 @@ pub struct Args {
     /// Path to a JSON file with the new resources (linux.resources shape), or - for stdin
     #[arg(short = 'r', long)]
     pub resources: Option<PathBuf>,
-    /// Memory limit (bytes, or with a k/m/g suffix)
-    #[arg(long)]
+    /// Memory limit (bytes, or with a k/m/g suffix; -1 for unlimited). Negative numbers are
+    /// values here, as in runc, not flags.
+    #[arg(long, allow_hyphen_values = true)]
     pub memory: Option<String>,
     /// Memory plus swap limit
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
     pub memory_swap: Option<String>,
     /// Memory soft limit
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
     pub memory_reservation: Option<String>,
     /// Kernel memory limit (ignored by the kernel's deprecation, as runc does)
-    #[arg(long = "kernel-memory")]
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
     pub kernel_memory: Option<String>,
     /// Kernel TCP buffer limit
-    #[arg(long = "kernel-memory-tcp")]
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
     pub kernel_memory_tcp: Option<String>,
     /// CPU shares
     #[arg(long = "cpu-share")]
@@ -38,7 +39,7 @@ pub struct Args {
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
     /// CPU realtime runtime
-    #[arg(long = "cpu-rt-runtime")]
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
     pub cpu_rt_runtime: Option<i64>,
     /// CPUs to use
     #[arg(long = "cpuset-cpus")]

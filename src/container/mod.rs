@@ -229,8 +229,9 @@ impl Container {
         if all {
             return self.state.cgroup.signal_all(sig);
         }
-        let signal = nix::sys::signal::Signal::try_from(sig).ok();
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.state.init.pid), signal)
+        self.state
+            .init
+            .signal(sig)
             .ctx(|| format!("signal container init {}", self.state.init.pid))
     }
 
@@ -256,12 +257,7 @@ impl Container {
     fn kill_and_wait(&self) -> Result<()> {
         // A paused container gets SIGKILL queued and is thawed by signal_all, so it dies.
         let _ = self.state.cgroup.signal_all(libc::SIGKILL);
-        if self.state.init.is_alive() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(self.state.init.pid),
-                nix::sys::signal::Signal::SIGKILL,
-            );
-        }
+        let _ = self.state.init.signal(libc::SIGKILL);
         wait_until_dead(&self.state.init, Duration::from_secs(10))
     }
 

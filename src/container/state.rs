@@ -60,6 +60,28 @@ impl ProcessId {
         })
     }
 
+    /// Sends `sig` (any number; 0 checks liveness) to this process and no other: through a
+    /// pidfd opened before the identity check, so a pid reused after the check is never
+    /// signalled. Kernels without pidfd_open (before 5.3) get a plain kill after the check.
+    pub fn signal(&self, sig: i32) -> std::io::Result<()> {
+        let gone = || std::io::Error::from_raw_os_error(libc::ESRCH);
+        match crate::syscall::pidfd_open(self.pid) {
+            Ok(fd) => {
+                if !self.is_alive() {
+                    return Err(gone());
+                }
+                crate::syscall::pidfd_send_signal(std::os::fd::AsFd::as_fd(&fd), sig)
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {
+                if !self.is_alive() {
+                    return Err(gone());
+                }
+                crate::syscall::kill_raw(self.pid, sig)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Alive, not a zombie, and the same process we recorded.
     pub fn is_alive(&self) -> bool {
         if self.pid <= 0 {

@@ -64,9 +64,9 @@ fn stage1(chan: &mut Channel) -> Result<()> {
     // Read from the host's /proc: before joining the container's mount namespace (exec), or
     // while the new one still shows the host's procfs (create).
     let setgroups_allowed = match cfg.join_pid {
-        Some(pid) => {
-            let allowed = process::setgroups_allowed(&pid.to_string());
-            namespaces::join_container(pid, &cfg)?;
+        Some(init) => {
+            let allowed = process::setgroups_allowed(&init.pid.to_string());
+            namespaces::join_container(init, &cfg)?;
             allowed
         }
         None => {

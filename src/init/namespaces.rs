@@ -137,7 +137,11 @@ fn proc_ns_name(t: LinuxNamespaceType) -> &'static str {
 
 /// `exec`: join every namespace the container has, through its init's /proc/PID/ns files
 /// (user first). Types the config does not list are shared with the host, as the init's are.
-pub fn join_container(init_pid: i32, cfg: &InitConfig) -> Result<()> {
+/// The files are opened first and the init's identity (pid and start time) checked after:
+/// if its pid had been reused by another process in between, the namespaces opened could be
+/// that process's (a host process's), and they are refused.
+pub fn join_container(init: crate::container::ProcessId, cfg: &InitConfig) -> Result<()> {
+    let init_pid = init.pid;
     let mut types: Vec<LinuxNamespaceType> = cfg
         .spec
         .linux()
@@ -153,6 +157,11 @@ pub fn join_container(init_pid: i32, cfg: &InitConfig) -> Result<()> {
         let path = format!("/proc/{init_pid}/ns/{}", proc_ns_name(t));
         let f = File::open(&path).ctx(|| format!("open {path} (is the container running?)"))?;
         opened.push((t, f));
+    }
+    if !init.is_alive() {
+        return Err(Error::state(
+            "the container's init exited (its pid now names another process)",
+        ));
     }
     for (t, f) in &opened {
         // Joining the user namespace we are already in fails with EINVAL; skip it.

@@ -30,7 +30,7 @@ pub struct InitConfig {
     pub fifo_fd: Option<i32>,
     /// For `exec`: the container's init, whose namespaces the new process joins instead of
     /// creating any (and whose rootfs is already in place).
-    pub join_pid: Option<i32>,
+    pub join_pid: Option<crate::container::ProcessId>,
     /// Connected console socket, inherited, when the process has a terminal.
     pub console_fd: Option<i32>,
     /// Added to the process env (LISTEN_FDS/LISTEN_PID from socket activation).

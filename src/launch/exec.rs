@@ -56,8 +56,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
     let (listen_fds, extra_env) = socket_activation();
     let preserve_fds = opts.preserve_fds + listen_fds;
 
-    let state_root = container.dir.parent().unwrap_or(&container.dir);
-    let exe = super::sealed::sealed_self_exe(state_root)?;
+    let exe = super::sealed::sealed_self_exe()?;
     let mut inherit: Vec<RawFd> = vec![child_sock.as_raw_fd()];
     inherit.extend(console_pass.as_ref().map(|f| f.as_raw_fd()));
     inherit.extend(3..3 + preserve_fds);
@@ -88,7 +87,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
         no_new_keyring: true,
         preserve_fds,
         fifo_fd: None,
-        join_pid: Some(container.state.init.pid),
+        join_pid: Some(container.state.init),
         console_fd: console_pass.as_ref().map(|f| f.as_raw_fd()),
         extra_env,
         cgroup: container.state.cgroup.clone(),

@@ -149,7 +149,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     cgroup.create()?;
     cleanup.cgroup = Some(cgroup.clone());
 
-    let exe = sealed::sealed_self_exe(&root.path)?;
+    let exe = sealed::sealed_self_exe()?;
     let mut inherit: Vec<RawFd> = vec![child_sock.as_raw_fd(), fifo.as_raw_fd()];
     inherit.extend(console_pass.as_ref().map(|f| f.as_raw_fd()));
     inherit.extend(3..3 + preserve_fds);

@@ -3,9 +3,10 @@
 //! A container process that reaches the init through /proc/PID/exe could open corral's
 //! binary for writing and replace it on the host. Two protections, in order of preference
 //! (the order runc's exeseal uses, for the same reason: cost):
-//! 1. A read-only overlayfs view of the binary's directory (over an empty directory, normally in
-//!    the state root: overlayfs needs two lower layers without an upper one, and they must not
-//!    overlap), made with the new mount API and never attached to any mount namespace. Opening the binary through it for writing
+//! 1. A read-only overlayfs view of the binary's directory over an empty, detached tmpfs
+//!    (overlayfs needs two lower layers without an upper one), both made with the new mount
+//!    API and never attached to any mount namespace, so nothing is left on disk (the state
+//!    root holds only containers). Opening the binary through it for writing
 //!    fails with EROFS, and overlayfs has no upper layer to copy it up into. It costs a few
 //!    syscalls instead of a copy of the whole binary.
 //! 2. A sealed memfd copy (F_SEAL_WRITE and friends), where overlayfs or the new mount API
@@ -17,15 +18,15 @@ use crate::error::{Context, Result};
 use crate::syscall::{detached_readonly_overlay, openat_path};
 use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-pub fn sealed_self_exe(state_root: &Path) -> Result<OwnedFd> {
+pub fn sealed_self_exe() -> Result<OwnedFd> {
     match std::env::var("CORRAL_EXE_SEAL").as_deref() {
         Ok("memfd") => return sealed_memfd_copy(),
-        Ok("overlay") => return overlay_view(state_root),
+        Ok("overlay") => return overlay_view(),
         _ => {}
     }
-    match overlay_view(state_root) {
+    match overlay_view() {
         Ok(fd) => Ok(fd),
         Err(e) => {
             crate::log::debug(format!(
@@ -40,42 +41,13 @@ fn self_exe() -> Result<PathBuf> {
     std::fs::read_link("/proc/self/exe").ctx(|| "readlink /proc/self/exe")
 }
 
-fn overlay_view(state_root: &Path) -> Result<OwnedFd> {
+fn overlay_view() -> Result<OwnedFd> {
     let exe = self_exe()?;
     let dir = exe.parent().ctx_none("binary has no parent directory")?;
     let name = exe.file_name().ctx_none("binary has no file name")?;
-    let empty = empty_layer(state_root, dir)?;
-    if !empty.is_dir() {
-        use std::os::unix::fs::DirBuilderExt;
-        match std::fs::DirBuilder::new().mode(0o700).create(&empty) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-            Err(e) => return Err(e).ctx(|| format!("create {}", empty.display())),
-        }
-    }
-    let mnt = detached_readonly_overlay(dir, &empty)
-        .ctx(|| format!("overlay view of {}", dir.display()))?;
+    let mnt =
+        detached_readonly_overlay(dir).ctx(|| format!("overlay view of {}", dir.display()))?;
     openat_path(&mnt, std::path::Path::new(name)).ctx(|| "open binary in overlay view")
-}
-
-/// An empty directory for the overlay's second layer that neither contains nor lies inside
-/// the binary's directory (overlayfs refuses overlapping layers with ELOOP): the state root's
-/// `.empty-layer` normally; a fixed one elsewhere when the state root is inside the binary's
-/// directory (a binary in /tmp/x with --root /tmp/x/state).
-fn empty_layer(state_root: &Path, dir: &Path) -> Result<PathBuf> {
-    let root = std::fs::canonicalize(state_root).unwrap_or_else(|_| state_root.to_path_buf());
-    [
-        root.join(".empty-layer"),
-        PathBuf::from("/run/corral-empty-layer"),
-        PathBuf::from("/var/tmp/corral-empty-layer"),
-    ]
-    .into_iter()
-    .find(|c| !overlaps(c, dir))
-    .ctx_none("no empty overlay layer outside the binary's directory")
-}
-
-fn overlaps(a: &Path, b: &Path) -> bool {
-    a.starts_with(b) || b.starts_with(a)
 }
 
 pub fn sealed_memfd_copy() -> Result<OwnedFd> {
@@ -108,28 +80,5 @@ trait OrError<T> {
 impl<T> OrError<T> for Option<T> {
     fn ctx_none(self, msg: &str) -> Result<T> {
         self.ok_or_else(|| crate::error::Error::other(msg))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn empty_layer_never_overlaps_the_binary_directory() {
-        let pick = |root: &str, dir: &str| empty_layer(Path::new(root), Path::new(dir)).unwrap();
-        assert_eq!(
-            pick("/run/corral-x", "/usr/bin"),
-            PathBuf::from("/run/corral-x/.empty-layer")
-        );
-        assert_eq!(
-            pick("/tmp/x/state", "/tmp/x"),
-            PathBuf::from("/run/corral-empty-layer")
-        );
-        assert_eq!(
-            pick("/run/x/state", "/run"),
-            PathBuf::from("/var/tmp/corral-empty-layer")
-        );
-        assert!(empty_layer(Path::new("/a"), Path::new("/")).is_err());
     }
 }
