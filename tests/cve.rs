@@ -354,3 +354,42 @@ fn pid_file_temp_does_not_follow_a_planted_symlink() {
     assert_eq!(mode & 0o022, 0, "pid file not writable by others");
     rt.cleanup(&id);
 }
+
+/// Attaches to pid 1 with PTRACE_SEIZE and prints `attached` or the error.
+const PTRACE_PROBE: &str = r#"
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ptrace.h>
+int main(void) {
+    if (ptrace(PTRACE_SEIZE, 1, 0, 0) == 0) {
+        ptrace(PTRACE_DETACH, 1, 0, 0);
+        puts("attached");
+    } else {
+        printf("%s\n", strerror(errno));
+    }
+    return 0;
+}
+"#;
+
+/// CVE-2016-9962 class: the init is non-dumpable from its start, so a process of the
+/// container with the same uid and capabilities (no CAP_SYS_PTRACE) cannot ptrace it, take its
+/// sync socket and forge messages. Probed on the created container's waiting init, which by
+/// then holds the container's capabilities and uid. corral only: runc 1.1.5's waiting init is
+/// dumpable again by then, and this probe attaches to it.
+#[test]
+fn cve_2016_9962_the_init_cannot_be_ptraced_by_the_container() {
+    let probe = static_probe("ptrace", PTRACE_PROBE);
+    let b = Bundle::with_args(&["true"]);
+    std::fs::copy(&probe, b.rootfs().join("ptrace-probe")).unwrap();
+    let rt = Runtime::corral();
+    let id = unique_id("ptrace");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    rt.ok(&["create", "--bundle", b.path_str(), &id]);
+    assert_eq!(
+        rt.ok(&["exec", &id, "/ptrace-probe"]),
+        "Operation not permitted\n"
+    );
+    rt.cleanup(&id);
+}

@@ -82,6 +82,11 @@ impl ProcessId {
         }
     }
 
+    /// The parent pid of a live process, as /proc/PID/stat says.
+    pub fn parent_of(pid: i32) -> Option<i32> {
+        read_stat(pid).map(|s| s.ppid)
+    }
+
     /// Alive, not a zombie, and the same process we recorded.
     pub fn is_alive(&self) -> bool {
         if self.pid <= 0 {
@@ -96,6 +101,7 @@ impl ProcessId {
 
 struct Stat {
     state: char,
+    ppid: i32,
     start_time: u64,
 }
 
@@ -126,6 +132,7 @@ fn parse_stat(text: &str) -> Option<Stat> {
     let fields: Vec<&str> = rest.split(' ').collect();
     Some(Stat {
         state: fields.first()?.chars().next()?,
+        ppid: fields.get(1)?.parse().ok()?,
         start_time: fields.get(19)?.parse().ok()?,
     })
 }

@@ -18,6 +18,14 @@ use std::os::unix::net::UnixStream;
 
 /// Entry point of `corral init`; never returns.
 pub fn main() -> ! {
+    // First of all, as runc's nsexec: a process of the container (an `exec` init is in its
+    // pid namespace) must not ptrace us, steal the sync socket and forge messages
+    // (CVE-2016-9962). Credentials changes keep it off; execve recomputes it for the
+    // container process.
+    if nix::sys::prctl::set_dumpable(false).is_err() {
+        eprintln!("corral init: cannot make the init non-dumpable");
+        std::process::exit(1);
+    }
     let Some(mut chan) = channel_from_env() else {
         eprintln!("corral init: must be started by corral create/run ({INIT_SOCK_ENV} unset)");
         std::process::exit(1);

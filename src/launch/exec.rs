@@ -118,12 +118,7 @@ fn drive_exec(
     loop {
         match super::recv_from_init(chan)? {
             Some(FromInit::Pid(pid)) => {
-                cleanup.init_pid = Some(pid);
-                super::wait_stage1(cleanup)?;
-                process = Some(
-                    ProcessId::of(pid)
-                        .ok_or_else(|| Error::other("exec'd process exited during setup"))?,
-                );
+                process = Some(super::accept_init_pid(cleanup, pid)?);
                 chan.send(&ToInit::Go(None)).ctx(|| "send to init")?;
             }
             Some(FromInit::SeccompListener) => {

@@ -233,10 +233,7 @@ fn drive_init(
                 chan.send(&ToInit::IdMapsWritten).ctx(|| "send to init")?;
             }
             Some(FromInit::Pid(pid)) => {
-                cleanup.init_pid = Some(pid);
-                wait_stage1(cleanup)?;
-                state.init = ProcessId::of(pid)
-                    .ok_or_else(|| Error::other("container init exited during setup"))?;
+                state.init = accept_init_pid(cleanup, pid)?;
                 state.save(dir)?;
                 let hook_state = state.oci_state(crate::container::Status::Creating);
                 chan.send(&ToInit::Go(Some(Box::new(hook_state))))
@@ -328,6 +325,24 @@ pub(crate) fn recv_from_init(chan: &mut Channel) -> Result<Option<FromInit>> {
         }
         Err(e) => Err(e).ctx(|| "read from init"),
     }
+}
+
+/// The init's pid message is believed only as far as it can be checked: exactly one, naming
+/// a child of this process (stage 2 is forked with CLONE_PARENT). A forged pid (from a
+/// process that ptraced the init) would otherwise be signalled, killed on failure and
+/// written to the pid file (CVE-2016-9962 class).
+pub(crate) fn accept_init_pid(cleanup: &mut Cleanup, pid: i32) -> Result<ProcessId> {
+    if cleanup.init_pid.is_some() {
+        return Err(Error::other("container init reported a second pid"));
+    }
+    if pid <= 0 || ProcessId::parent_of(pid) != Some(std::process::id() as i32) {
+        return Err(Error::other(format!(
+            "container init reported pid {pid}, which is not a child of this process"
+        )));
+    }
+    cleanup.init_pid = Some(pid);
+    wait_stage1(cleanup)?;
+    ProcessId::of(pid).ok_or_else(|| Error::other("container init exited during setup"))
 }
 
 /// Stage 1 exits right after reporting the container's pid; reap it.
@@ -722,4 +737,39 @@ pub fn creates_namespace(spec: &oci_spec::runtime::Spec, typ: LinuxNamespaceType
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == typ && n.path().is_none()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_cleanup() -> Cleanup {
+        Cleanup {
+            dir: None,
+            cgroup: None,
+            stage1: None,
+            init_pid: None,
+        }
+    }
+
+    #[test]
+    fn only_one_pid_of_our_own_child_is_accepted() {
+        // pid 1 is nobody's child of ours: a forged message naming it is refused, and it is
+        // not recorded (so the cleanup would never signal it).
+        let mut cleanup = no_cleanup();
+        let e = accept_init_pid(&mut cleanup, 1).unwrap_err().to_string();
+        assert!(e.contains("not a child of this process"), "{e}");
+        assert_eq!(cleanup.init_pid, None);
+        assert!(accept_init_pid(&mut cleanup, -5).is_err());
+
+        let mut child = Command::new("sleep").arg("10").spawn().unwrap();
+        let pid = child.id() as i32;
+        let id = accept_init_pid(&mut cleanup, pid).unwrap();
+        assert_eq!(id.pid, pid);
+        let e = accept_init_pid(&mut cleanup, pid).unwrap_err().to_string();
+        assert!(e.contains("second pid"), "{e}");
+        cleanup.init_pid = None;
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
