@@ -393,3 +393,72 @@ fn cve_2016_9962_the_init_cannot_be_ptraced_by_the_container() {
     );
     rt.cleanup(&id);
 }
+
+/// CVE-2019-19921 class: procfs and sysfs are mounted only on an ordinary directory, never
+/// through a symlink the image placed at /proc or /sys. Both runtimes refuse.
+#[test]
+fn cve_2019_19921_proc_and_sys_on_a_symlink_are_refused() {
+    for (dest, link_to) in [("proc", "tmp"), ("sys", "tmp")] {
+        let results = differential("procsymlink", |rt, id| {
+            let b = Bundle::with_args(&["true"]);
+            let at = b.rootfs().join(dest);
+            std::fs::remove_dir(&at).unwrap();
+            std::os::unix::fs::symlink(link_to, &at).unwrap();
+            b.write_for(rt, id);
+            let out = rt.run(&["create", "--bundle", b.path_str(), id]);
+            assert_clean(rt, id);
+            if rt.name == "corral" {
+                let err = stderr_of(&out);
+                assert!(
+                    err.contains("must be mounted on an ordinary directory"),
+                    "{err}"
+                );
+            }
+            out.status.code()
+        });
+        assert_same(&results);
+        assert_eq!(results[0].1, Some(1), "/{dest}");
+    }
+}
+
+/// CVE-2019-16884 / 2023-27561 class: no mount may stand in for files under /proc (a fake
+/// /proc/sys/kernel/cap_last_cap once left the bounding set whole), except the files lxcfs
+/// emulates; and on /proc itself only a procfs. Both runtimes agree case by case.
+#[test]
+fn mounts_over_proc_are_limited_to_lxcfs_files() {
+    let fake = tempfile::tempdir().unwrap();
+    std::fs::write(fake.path().join("cap_last_cap"), "1\n").unwrap();
+    let file = fake.path().join("cap_last_cap");
+    let cases = [
+        (
+            json!({"destination": "/proc/sys/kernel", "type": "bind", "source": fake.path(), "options": ["bind"]}),
+            false,
+        ),
+        (
+            json!({"destination": "/proc/uptime", "type": "bind", "source": file, "options": ["bind"]}),
+            true,
+        ),
+        (
+            json!({"destination": "/proc", "type": "tmpfs", "source": "tmpfs"}),
+            false,
+        ),
+    ];
+    for (mount, allowed) in cases {
+        let results = differential("procmount", |rt, id| {
+            let mut b = Bundle::with_args(&["cat", "/proc/uptime"]);
+            b.config["mounts"]
+                .as_array_mut()
+                .unwrap()
+                .push(mount.clone());
+            b.write_for(rt, id);
+            let out = rt.run(&["run", "--bundle", b.path_str(), id]);
+            if rt.name == "corral" && !allowed {
+                let err = stderr_of(&out);
+                assert!(err.contains("cannot be mounted because it is"), "{err}");
+            }
+            out.status.code()
+        });
+        assert_same(&results);
+        assert_eq!(results[0].1 == Some(0), allowed, "{mount}");
+    }
+}

@@ -16,6 +16,17 @@ pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount) -> Res<()> {
     let opts = options::parse(m.options().as_deref().unwrap_or_default())?;
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
+    if matches!(typ, "proc" | "sysfs")
+        && root
+            .is_non_directory(dest)
+            .map_err(|e| io_err("inspect target", e))?
+    {
+        // As runc: never through a symlink or onto a file the image placed there (the
+        // CVE-2019-19921 class: procfs mounted where the image points it).
+        return Err(format!(
+            "filesystem {typ:?} must be mounted on an ordinary directory"
+        ));
+    }
     if opts.is_bind() || typ == "bind" {
         bind_mount(root, plan, m, &opts)
     } else if typ == "cgroup" || typ == "cgroup2" {
@@ -23,6 +34,54 @@ pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount) -> Res<()> {
     } else {
         fs_mount(root, m, typ, &opts, mount_label(plan))
     }
+}
+
+/// The files under /proc that lxcfs emulates: the only mounts runc allows inside /proc.
+const PROC_MOUNTS_ALLOWED: &[&str] = &[
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+    "/proc/net/dev",
+    "/proc/sys/kernel/ns_last_pid",
+];
+
+/// runc's rule for mounts at or inside /proc, judged on where the target resolved to: on
+/// /proc itself only a procfs (`is_procfs`: a proc mount, or a bind of one), inside it only
+/// lxcfs's files. Anything else could stand in for the files the runtime and the kernel's
+/// protections rely on (`/proc/sys/kernel/cap_last_cap`, `/proc/self/attr`, the CVE-2019-16884
+/// class).
+fn check_proc_destination(
+    root: &RootDir,
+    target: &OwnedFd,
+    is_procfs: impl FnOnce() -> bool,
+) -> Res<()> {
+    let at = root
+        .path_in_root(target)
+        .map_err(|e| io_err("locate target", e))?;
+    let Ok(inside) = at.strip_prefix("/proc") else {
+        return Ok(());
+    };
+    if inside.as_os_str().is_empty() {
+        if is_procfs() {
+            return Ok(());
+        }
+        return Err(format!(
+            "{} cannot be mounted because it is not of type proc",
+            at.display()
+        ));
+    }
+    if PROC_MOUNTS_ALLOWED.iter().any(|p| Path::new(p) == at) {
+        return Ok(());
+    }
+    Err(format!(
+        "{} cannot be mounted because it is inside /proc",
+        at.display()
+    ))
 }
 
 /// `linux.mountLabel` when SELinux is on (ignored otherwise, as runc).
@@ -70,6 +129,10 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
     let target = root
         .ensure(m.destination(), kind)
         .map_err(|e| io_err("create target", e))?;
+    check_proc_destination(root, &target, || {
+        nix::sys::statfs::fstatfs(src.as_fd())
+            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+    })?;
     let mut flags = MsFlags::MS_BIND;
     if opts.flags.contains(MsFlags::MS_REC) {
         flags |= MsFlags::MS_REC;
@@ -121,6 +184,7 @@ fn fs_mount(
     let target = root
         .ensure(m.destination(), Kind::Dir)
         .map_err(|e| io_err("create target", e))?;
+    check_proc_destination(root, &target, || typ == "proc")?;
     let source = m
         .source()
         .as_ref()

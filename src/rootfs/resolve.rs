@@ -110,6 +110,36 @@ impl RootDir {
         self.resolve(path)
     }
 
+    /// Where `fd` (resolved inside this root) lies, as an absolute path of the container.
+    pub fn path_in_root(&self, fd: &OwnedFd) -> io::Result<PathBuf> {
+        let root = std::fs::read_link(crate::syscall::fd_path(&self.fd))?;
+        let target = std::fs::read_link(crate::syscall::fd_path(fd))?;
+        let rel = target.strip_prefix(&root).map_err(|_| {
+            io::Error::new(io::ErrorKind::InvalidData, "resolved path left the root")
+        })?;
+        Ok(Path::new("/").join(rel))
+    }
+
+    /// Whether `path` exists as something other than a directory, its last component not
+    /// followed: a symlink or a file where a filesystem is to be mounted.
+    pub fn is_non_directory(&self, path: &Path) -> io::Result<bool> {
+        let (parent, name) = split(path)?;
+        let dir = match self.open_path(&parent, libc::O_PATH | libc::O_DIRECTORY) {
+            Ok(dir) => dir,
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(false),
+            Err(e) => return Err(e),
+        };
+        match nix::sys::stat::fstatat(
+            dir.as_fd(),
+            name.as_path(),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        ) {
+            Ok(st) => Ok(st.st_mode & libc::S_IFMT != libc::S_IFDIR),
+            Err(nix::errno::Errno::ENOENT) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Parent directory fd (created if missing) and the final name, for *at() calls.
     pub fn parent_of(&self, path: &Path) -> io::Result<(OwnedFd, PathBuf)> {
         let (parent, name) = split(path)?;
