@@ -377,3 +377,43 @@ fn tmpcopyup_fills_the_tmpfs_with_the_image_content_like_runc() {
         "the write reached the image, not the tmpfs"
     );
 }
+
+/// `rootfsPropagation: unbindable` (and `runbindable`) makes the container's root unbindable.
+/// corral only: runc 1.1.5 applies it before binding the rootfs onto itself and fails with
+/// EINVAL; runc ≥ 1.2 applies it after pivot_root, as corral does.
+#[test]
+fn unbindable_root_propagation_works() {
+    for prop in ["unbindable", "runbindable"] {
+        let mut b = Bundle::new();
+        b.sh("grep ' / / ' /proc/self/mountinfo || head -1 /proc/self/mountinfo");
+        b.config["linux"]["rootfsPropagation"] = json!(prop);
+        let rt = Runtime::corral();
+        let id = unique_id("unbindable");
+        let _guard = rt.guard(&id);
+        let out = rt.output_of(&b, &id);
+        let root_line = out.lines().next().unwrap_or_default();
+        assert!(root_line.contains(" unbindable "), "{prop}: {out}");
+        rt.cleanup(&id);
+    }
+}
+
+/// A `/dev` mounted `ro` still gets /dev/pts, /dev/shm, /dev/mqueue and the device nodes under
+/// it, and is read-only in the end, as with runc (it is remounted read-only last).
+#[test]
+fn a_read_only_dev_keeps_its_submounts_like_runc() {
+    let mut b = Bundle::new();
+    b.sh(
+        "cut -d' ' -f5,6 /proc/self/mountinfo | grep '^/dev'; ls /dev; touch /dev/x 2>&1; echo end",
+    );
+    for m in b.config["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev" {
+            m["options"].as_array_mut().unwrap().push(json!("ro"));
+        }
+    }
+    let results = differential("devro", |rt, id| rt.run_bundle(&b, id));
+    assert_same(&results);
+    let (code, out, err) = &results[0].1;
+    assert_eq!(*code, 0, "{out}{err}");
+    assert!(out.starts_with("/dev ro,"), "{out}");
+    assert!(out.contains("Read-only file system"), "{out}");
+}

@@ -77,8 +77,11 @@ fn ensure_cwd(root: &RootDir, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
-/// maskedPaths and readonlyPaths, applied inside the rootfs before switching into it.
+/// maskedPaths and readonlyPaths, applied inside the rootfs before switching into it; then a
+/// read-only /dev, which had to stay writable for the devices and the console.
 pub fn apply_path_rules(root: &RootDir, spec: &Spec) -> Result<()> {
+    mounts::remount_dev_readonly(root, spec.mounts().as_deref().unwrap_or_default())
+        .map_err(Error::other)?;
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
@@ -92,8 +95,14 @@ pub fn apply_path_rules(root: &RootDir, spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Before the rootfs is bound onto itself. `unbindable` cannot be applied yet (the bind would
+/// fail with EINVAL, as it does with runc 1.1): an unbindable mount is private too, so
+/// / is made private here and unbindable once it is the container's root ([`enter`]).
 fn set_root_propagation(spec: &Spec) -> Result<()> {
-    let flag = configured_propagation(spec).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    let mut flag = configured_propagation(spec).unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
+    if flag.contains(MsFlags::MS_UNBINDABLE) {
+        flag = (flag - MsFlags::MS_UNBINDABLE) | MsFlags::MS_PRIVATE;
+    }
     mount(None::<&str>, "/", None::<&str>, flag, None::<&str>).ctx(|| "set propagation of /")
 }
 
@@ -177,8 +186,10 @@ pub fn enter(root: RootDir, spec: &Spec, no_pivot: bool, own_mount_ns: bool) -> 
         pivot_root()?;
     }
     nix::unistd::chdir("/").ctx(|| "chdir /")?;
+    // shared and unbindable apply to the container's root itself, so only now; private and
+    // slave were set on the whole tree before the rootfs was bound (as runc does).
     if let Some(flag) = configured_propagation(spec)
-        && flag.contains(MsFlags::MS_SHARED)
+        && flag.intersects(MsFlags::MS_SHARED | MsFlags::MS_UNBINDABLE)
     {
         mount(None::<&str>, "/", None::<&str>, flag, None::<&str>)
             .ctx(|| "set rootfsPropagation on /")?;

@@ -13,7 +13,12 @@ use std::path::{Path, PathBuf};
 type Res<T> = std::result::Result<T, String>;
 
 pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount) -> Res<()> {
-    let opts = options::parse(m.options().as_deref().unwrap_or_default())?;
+    let mut opts = options::parse(m.options().as_deref().unwrap_or_default())?;
+    if is_dev(m) {
+        // A read-only /dev still receives /dev/pts, /dev/shm, device nodes and the console:
+        // it is made read-only last ([`remount_dev_readonly`]), as runc does.
+        opts.flags -= MsFlags::MS_RDONLY;
+    }
     let typ = m.typ().as_deref().unwrap_or("");
     let dest = m.destination();
     if matches!(typ, "proc" | "sysfs")
@@ -34,6 +39,29 @@ pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount) -> Res<()> {
     } else {
         fs_mount(root, m, typ, &opts, mount_label(plan))
     }
+}
+
+/// The config's mount at /dev.
+fn is_dev(m: &Mount) -> bool {
+    m.destination()
+        .components()
+        .eq(Path::new("/dev").components())
+}
+
+/// A `/dev` mount whose options say `ro` becomes read-only here, once everything that goes
+/// into /dev is in place.
+pub fn remount_dev_readonly(root: &RootDir, mounts: &[Mount]) -> Res<()> {
+    for m in mounts.iter().filter(|m| is_dev(m)) {
+        let opts = options::parse(m.options().as_deref().unwrap_or_default())?;
+        if !opts.flags.contains(MsFlags::MS_RDONLY) {
+            continue;
+        }
+        let dev = root
+            .resolve(m.destination())
+            .map_err(|e| io_err("reopen /dev", e))?;
+        remount_bind(&dev, &opts).map_err(|e| format!("make /dev read-only: {e}"))?;
+    }
+    Ok(())
 }
 
 /// The files under /proc that lxcfs emulates: the only mounts runc allows inside /proc.
