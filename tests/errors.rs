@@ -208,16 +208,6 @@ fn missing_args() {
 }
 
 #[test]
-fn missing_process() {
-    rejected_by_both(
-        |c| {
-            c.as_object_mut().unwrap().remove("process");
-        },
-        "process",
-    );
-}
-
-#[test]
 fn missing_mount_source() {
     rejected_by_both(
         |c| {

@@ -596,3 +596,41 @@ fn the_state_root_is_empty_after_the_last_delete() {
         .collect();
     assert!(left.is_empty(), "left in --root: {left:?}");
 }
+
+/// The runtime-spec requires `process` only when start is called: create without one
+/// succeeds, start then fails with an error naming the field and leaves the container created,
+/// and delete removes everything. Spec over runc: runc (1.1.5 and later) refuses such a create
+/// ("process property must not be empty"); a caller that creates first and decides on the
+/// process later (exec into a created container) needs the spec's behaviour.
+#[test]
+fn create_without_a_process_then_start_fails_clearly() {
+    let rt = Runtime::corral();
+    let mut b = Bundle::new();
+    b.config.as_object_mut().unwrap().remove("process");
+    let id = unique_id("noprocess");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    rt.ok(&["create", "--bundle", b.path_str(), &id]);
+    assert_eq!(rt.status(&id), "created");
+    assert_eq!(rt.ok(&["exec", &id, "echo", "exec works"]), "exec works\n");
+    let out = rt.run(&["start", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(err.contains("process") && err.contains("required"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_eq!(rt.status(&id), "created");
+    rt.ok(&["delete", &id]);
+    assert_clean(&rt, &id);
+    // runc refuses the create itself.
+    let runc = Runtime::runc();
+    let id = unique_id("noprocess");
+    let _guard = runc.guard(&id);
+    b.write_for(&runc, &id);
+    assert!(
+        !runc
+            .run(&["create", "--bundle", b.path_str(), &id])
+            .status
+            .success()
+    );
+    assert_clean(&runc, &id);
+}

@@ -139,6 +139,13 @@ impl Container {
                 ));
             }
         }
+        if self.state.spec.process().is_none() {
+            // runtime-spec: `process` is required when start is called.
+            return Err(Error::config(
+                "process",
+                "is required to start the container (its config has none)",
+            ));
+        }
         let fifo = self.dir.join(state::EXEC_FIFO);
         use std::os::unix::fs::OpenOptionsExt;
         let f = std::fs::OpenOptions::new()

@@ -22,12 +22,11 @@ pub fn run(
         other => return Err(Error::other(format!("expected go, got {other:?}"))),
     };
     nix::unistd::setsid().ctx(|| "setsid")?;
-    let process = cfg
-        .spec
-        .process()
-        .as_ref()
-        .ok_or_else(|| Error::other("process is missing"))?;
+    // `create` may go without a process (the spec needs one only at `start`, which refuses
+    // to start such a container); `exec` always has one.
+    let process = cfg.spec.process().as_ref();
     if cfg.join_pid.is_some() {
+        let process = process.ok_or_else(|| Error::other("process is missing"))?;
         // exec: the container's rootfs is our root since we joined its mount namespace.
         if process.terminal().unwrap_or(false) {
             let root =
@@ -37,11 +36,14 @@ pub fn run(
     } else {
         build_container(cfg, process, chan, hook_state.as_deref())?;
     }
-    let exec = super::process::prepare(cfg, process, facts, &mut |fd| {
-        send(chan, &FromInit::SeccompListener)?;
-        crate::launch::channel::send_fd(chan.stream(), std::os::fd::AsRawFd::as_raw_fd(&fd))
-            .ctx(|| "send the seccomp notify fd to the parent")
-    })?;
+    let exec = match process {
+        Some(process) => Some(super::process::prepare(cfg, process, facts, &mut |fd| {
+            send(chan, &FromInit::SeccompListener)?;
+            crate::launch::channel::send_fd(chan.stream(), std::os::fd::AsRawFd::as_raw_fd(&fd))
+                .ctx(|| "send the seccomp notify fd to the parent")
+        })?),
+        None => None,
+    };
 
     // Our own fds (sync socket, fifo, ...) must not reach the container process.
     crate::syscall::cloexec_from(3 + cfg.preserve_fds).ctx(|| "mark fds close-on-exec")?;
@@ -71,6 +73,10 @@ pub fn run(
     // closes those, so a leaked fd (a host directory) would still serve as
     // `/proc/self/fd/N/...`.
     close_fds_from(3 + cfg.preserve_fds);
+    let Some(exec) = exec else {
+        eprintln!("corral: the container has no process to start");
+        std::process::exit(1);
+    };
     let err = exec.exec();
     // The parent is gone; the container's stderr is the only place left to say why.
     eprintln!("corral: exec {:?} failed: {err}", exec.path);
@@ -81,14 +87,14 @@ pub fn run(
 /// and the hostnames.
 fn build_container(
     cfg: &InitConfig,
-    process: &oci_spec::runtime::Process,
+    process: Option<&oci_spec::runtime::Process>,
     chan: &mut Channel,
     hook_state: Option<&crate::container::OciState>,
 ) -> Result<()> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if !cfg.no_new_keyring {
         // The keyring carries the process's label, as with runc; later keys get the default.
-        let label = super::process::selinux_label(process);
+        let label = process.and_then(super::process::selinux_label);
         if let Some(label) = label {
             crate::lsm::set_selinux_key_label(label).ctx(|| "process.selinuxLabel")?;
         }
@@ -114,7 +120,7 @@ fn build_container(
     };
     let root = rootfs::mount_all(&plan)?;
     run_creation_hooks(cfg, chan, hook_state)?;
-    if process.terminal().unwrap_or(false) {
+    if let Some(process) = process.filter(|p| p.terminal().unwrap_or(false)) {
         setup_terminal(cfg, process, &root, true)?;
     }
     write_sysctls(spec)?;

@@ -37,9 +37,11 @@ fn validate_root(spec: &Spec) -> Result<()> {
     }
 }
 
+/// `process` is optional at create (the spec requires it only at start, and `start` checks
+/// it); when present it must be complete.
 fn validate_process(spec: &Spec) -> Result<()> {
     let Some(process) = spec.process() else {
-        return Err(Error::config("process", "is required"));
+        return Ok(());
     };
     let args = process.args().as_deref().unwrap_or_default();
     if args.is_empty() || args[0].is_empty() {
@@ -350,6 +352,11 @@ mod tests {
             "linux":{"namespaces":[{"type":"user"}]}}"#,
         );
         assert!(validate(&s).is_err());
+    }
+
+    #[test]
+    fn a_config_without_process_is_valid_until_start() {
+        validate(&spec(r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"}}"#)).unwrap();
     }
 
     #[test]
