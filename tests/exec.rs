@@ -624,3 +624,43 @@ fn foreground_exec_forwards_signals() {
     assert_same(&results);
     assert_eq!(results[0].1, Some(42));
 }
+
+/// A `--process` JSON with runc's optional fields left out: no `user` is root, and what it
+/// does not say (capabilities, no_new_privileges, rlimits) comes from the container's own
+/// process, as runc's newInitConfig does. Compared with runc, which needs `cwd`; corral also
+/// takes a file without `cwd` (the runtime-spec's default, `/`). The rlimits are checked for
+/// corral only: runc 1.1.5 leaves an exec'd process the caller's (runc ≥ 1.2 the
+/// container's).
+#[test]
+fn process_json_leaves_optional_fields_to_the_container() {
+    let mut b = sleeper();
+    b.config["process"]["noNewPrivileges"] = json!(false);
+    b.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "hard": 777, "soft": 777}]);
+    let script = format!("{STATUS_FIELDS}; id; pwd");
+    let results = with_running("execjson-min", &b, |rt, id| {
+        let p = b.path().join(format!("{}-min.json", rt.name));
+        std::fs::write(
+            &p,
+            json!({"args": ["sh", "-c", script], "cwd": "/", "env": ["PATH=/bin"]}).to_string(),
+        )
+        .unwrap();
+        exec_out(rt, &["--process", p.to_str().unwrap(), id])
+    });
+    assert_same(&results);
+    let out = &results[0].1.1;
+    assert!(out.contains("NoNewPrivs:\t0"), "{out}");
+    assert!(out.contains("CapEff:\t0000000020000420"), "{out}");
+    assert!(out.contains("uid=0(root)") && out.ends_with("/\n"), "{out}");
+    let rt = Runtime::corral();
+    let id = unique_id("execjson-nocwd");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    let p = b.path().join("nocwd.json");
+    let process = json!({"args": ["sh", "-c", "pwd; ulimit -n"], "env": ["PATH=/bin"]});
+    std::fs::write(&p, process.to_string()).unwrap();
+    assert_eq!(
+        exec_out(&rt, &["--process", p.to_str().unwrap(), &id]),
+        (Some(0), "/\n777\n".into())
+    );
+    rt.cleanup(&id);
+}

@@ -223,3 +223,29 @@ fn exec_process_label_sets_the_execs_context() {
     assert_same(&results);
     assert!(results[0].1.starts_with(&label), "{results:?}");
 }
+
+/// `exec --process` with a process JSON that names no profile runs under the container's
+/// profile, as with runc: leaving the field out must not be a way out of the confinement.
+#[test]
+fn exec_process_without_a_profile_keeps_the_containers() {
+    if !apparmor_enabled() {
+        eprintln!("skipped: AppArmor is not enabled on this host (the v2 VM lane runs it)");
+        return;
+    }
+    let profile = Profile::load();
+    let mut b = Bundle::with_args(&["sleep", "600"]);
+    b.config["process"]["apparmorProfile"] = json!(profile.name);
+    let process = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(
+        process.path(),
+        json!({"args": ["cat", "/proc/self/attr/current"], "cwd": "/", "env": ["PATH=/bin"]})
+            .to_string(),
+    )
+    .unwrap();
+    let results = differential("aa-exec-process", |rt, id| {
+        rt.start_detached(&b, id);
+        rt.ok(&["exec", "--process", process.path().to_str().unwrap(), id])
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, format!("{} (enforce)\n", profile.name));
+}

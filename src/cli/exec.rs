@@ -106,7 +106,7 @@ fn build_process(a: &Args, base: Option<&Process>) -> Result<Process> {
             if !a.command.is_empty() {
                 bail!("--process and a command cannot be used together");
             }
-            load_process(path)?
+            inherit_from_container(load_process(path)?, base)
         }
         None => {
             if a.command.is_empty() {
@@ -157,10 +157,55 @@ fn build_process(a: &Args, base: Option<&Process>) -> Result<Process> {
     Ok(p)
 }
 
+/// A `--process` file. Fields the runtime-spec makes optional may be left out: no `user`
+/// is uid 0 and gid 0, no `cwd` is `/`.
 fn load_process(path: &std::path::Path) -> Result<Process> {
     let text = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
+    let mut value: serde_json::Value = crate::spec::parse_json_tracked(&text)
+        .map_err(|(at, msg)| anyhow::anyhow!("--process {}: {at}: {msg}", path.display()))?;
+    if let Some(obj) = value.as_object_mut() {
+        obj.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+        obj.entry("cwd").or_insert_with(|| serde_json::json!("/"));
+    }
+    let text = serde_json::to_vec(&value)?;
     crate::spec::parse_json_tracked(&text)
         .map_err(|(at, msg)| anyhow::anyhow!("--process {}: {at}: {msg}", path.display()))
+}
+
+/// What a `--process` file leaves out comes from the container's own process, as with runc:
+/// capabilities, no_new_privileges, the AppArmor profile and SELinux label (an exec must not
+/// escape the container's confinement by omitting them), rlimits, I/O priority, scheduler
+/// and CPU affinity.
+fn inherit_from_container(mut p: Process, base: Option<&Process>) -> Process {
+    let Some(base) = base else {
+        return p;
+    };
+    if p.capabilities().is_none() {
+        p.set_capabilities(base.capabilities().clone());
+    }
+    if p.no_new_privileges().is_none() {
+        p.set_no_new_privileges(base.no_new_privileges());
+    }
+    if p.apparmor_profile().as_deref().is_none_or(str::is_empty) {
+        p.set_apparmor_profile(base.apparmor_profile().clone());
+    }
+    if p.selinux_label().as_deref().is_none_or(str::is_empty) {
+        p.set_selinux_label(base.selinux_label().clone());
+    }
+    if p.rlimits().as_deref().is_none_or(<[_]>::is_empty) {
+        p.set_rlimits(base.rlimits().clone());
+    }
+    if p.io_priority().is_none() {
+        p.set_io_priority(base.io_priority().clone());
+    }
+    if p.scheduler().is_none() {
+        p.set_scheduler(base.scheduler().clone());
+    }
+    if p.exec_cpu_affinity().is_none() {
+        p.set_exec_cpu_affinity(base.exec_cpu_affinity().clone());
+    }
+    p
 }
 
 /// The checks create applies to config.json's process, for the exec'd one.
