@@ -197,7 +197,7 @@ fn inherit_from_container(mut p: Process, base: Option<&Process>) -> Process {
         p.set_rlimits(base.rlimits().clone());
     }
     if p.io_priority().is_none() {
-        p.set_io_priority(base.io_priority().clone());
+        p.set_io_priority(*base.io_priority());
     }
     if p.scheduler().is_none() {
         p.set_scheduler(base.scheduler().clone());
