@@ -111,3 +111,30 @@ fn console_socket_without_terminal_is_refused() {
         assert_clean(&rt, &id);
     }
 }
+
+/// The pty belongs to the process's user (a shell that is not root can then change its own
+/// terminal's modes), its group staying devpts's `gid=5`, as with runc.
+#[test]
+fn the_pty_belongs_to_the_process_user() {
+    let mut b = tty_bundle();
+    b.sh("stat -c '%u %g' $(tty)");
+    b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    let results = differential("ptyowner", |rt, id| {
+        b.write_for(rt, id);
+        let sock_path = b.path().join(format!("{}-owner.sock", rt.name));
+        let receiver = console_receiver(&sock_path);
+        rt.ok(&[
+            "create",
+            "--bundle",
+            b.path_str(),
+            "--console-socket",
+            sock_path.to_str().unwrap(),
+            id,
+        ]);
+        let master = receiver.join().unwrap();
+        rt.ok(&["start", id]);
+        drain(master)
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, "1000 5\n");
+}

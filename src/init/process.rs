@@ -55,7 +55,7 @@ pub fn prepare(
     set_io_priority(p)?;
     set_personality(cfg)?;
     let user = p.user();
-    give_stdio_to_user(user.uid(), user.gid());
+    give_stdio_to_user(user.uid(), user.gid(), p.terminal().unwrap_or(false));
     let caps = CapsPlan::from_process(p)?;
     caps.drop_bounding()?;
     // As root first, as runc does: a cwd only root may enter still works for another user
@@ -290,9 +290,11 @@ fn set_personality(cfg: &InitConfig) -> Result<()> {
 }
 
 /// Lets a non-root process reopen its own stdio (/proc/self/fd/N) when it is a pipe or a
-/// socket. Devices and files are never chowned: chowning an inherited /dev/null would change
-/// the host's /dev/null for everyone (runc issue 3674).
-fn give_stdio_to_user(uid: u32, gid: u32) {
+/// socket, and use the terminal corral made for it: that pty (the container's own devpts)
+/// goes to the user, its group left as devpts set it (`gid=5`), as runc does. Other devices
+/// and files are never chowned: chowning an inherited /dev/null would change the host's
+/// /dev/null for everyone (runc issue 3674), and a caller's terminal is the caller's.
+fn give_stdio_to_user(uid: u32, gid: u32, own_pty: bool) {
     if uid == 0 && gid == 0 {
         return;
     }
@@ -303,7 +305,9 @@ fn give_stdio_to_user(uid: u32, gid: u32) {
             continue;
         };
         let kind = st.st_mode & libc::S_IFMT;
-        if kind == libc::S_IFIFO || kind == libc::S_IFSOCK {
+        if own_pty && kind == libc::S_IFCHR && is_pty_slave(st.st_rdev) {
+            let _ = nix::unistd::fchown(borrowed, Some(nix::unistd::Uid::from_raw(uid)), None);
+        } else if kind == libc::S_IFIFO || kind == libc::S_IFSOCK {
             let _ = nix::unistd::fchown(
                 borrowed,
                 Some(nix::unistd::Uid::from_raw(uid)),
@@ -311,6 +315,11 @@ fn give_stdio_to_user(uid: u32, gid: u32) {
             );
         }
     }
+}
+
+/// Unix98 pty slaves have majors 136 to 143.
+fn is_pty_slave(rdev: libc::dev_t) -> bool {
+    (136..=143).contains(&libc::major(rdev))
 }
 
 /// Whether the user namespace at `/proc/{pid}` lets its processes call setgroups(2). Read
