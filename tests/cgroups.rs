@@ -472,3 +472,79 @@ fn update_takes_minus_one_as_unlimited_like_runc() {
     assert_eq!(results[0].1.0, Some(0), "{:?}", results[0].1);
     assert_eq!(results[0].1.2, "max");
 }
+
+/// `update --cpu-period/--cpu-quota` under a parent that has a quota of its own: a smaller
+/// period written first makes the old quota exceed the parent's (EINVAL), so the period is
+/// written again after the quota, as runc does. cgroup v1 only: v2 writes both in one file.
+#[test]
+fn update_cpu_period_and_quota_under_a_limited_parent() {
+    if cgroup_v2_host() {
+        eprintln!("skipped: cgroup v2 sets quota and period in one write (cpu.max)");
+        return;
+    }
+    let parent = format!("{CGROUP_PARENT}/quota-parent-{}", std::process::id());
+    let cpu_parent =
+        std::path::Path::new("/sys/fs/cgroup/cpu").join(parent.trim_start_matches('/'));
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["cpu"] = json!({"quota": 20000, "period": 100000});
+    let results = differential("cfs-order", |rt, id| {
+        std::fs::create_dir_all(&cpu_parent).unwrap();
+        std::fs::write(cpu_parent.join("cpu.cfs_quota_us"), "50000").unwrap();
+        let mut c = b.config.clone();
+        c["linux"]["cgroupsPath"] = json!(format!("{parent}/{}-{id}", rt.name));
+        std::fs::write(b.path().join("config.json"), c.to_string()).unwrap();
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        let out = rt.run(&["update", "--cpu-period", "10000", "--cpu-quota", "5000", id]);
+        let dir = cpu_parent.join(format!("{}-{id}", rt.name));
+        let read = |f: &str| {
+            std::fs::read_to_string(dir.join(f))
+                .unwrap()
+                .trim()
+                .to_string()
+        };
+        let got = (
+            out.status.code(),
+            read("cpu.cfs_period_us"),
+            read("cpu.cfs_quota_us"),
+        );
+        rt.ok(&["delete", "--force", id]);
+        for h in cgroup_mounts() {
+            let _ = std::fs::remove_dir(h.join(parent.trim_start_matches('/')));
+        }
+        got
+    });
+    assert_same(&results);
+    assert_eq!(
+        results[0].1,
+        (Some(0), "10000".to_string(), "5000".to_string())
+    );
+}
+
+/// A container gets a cgroup of its own: creating one in a cgroup that already holds a
+/// process is refused, the error names it, and the existing cgroup and its process are left
+/// as they were. runc ≥ 1.2 refuses too ("container's cgroup is not empty"); runc 1.1.5
+/// joins the occupied cgroup, so this is checked for corral only.
+#[test]
+fn create_in_an_occupied_cgroup_is_refused() {
+    let rt = Runtime::corral();
+    let first = unique_id("occupant");
+    let _guard = rt.guard(&first);
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    rt.start_detached(&b, &first);
+    let second = unique_id("intruder");
+    let _guard2 = rt.guard(&second);
+    let mut c = b.config.clone();
+    c["linux"]["cgroupsPath"] = json!(cgroup_path(&rt, &first));
+    std::fs::write(b.path().join("config.json"), c.to_string()).unwrap();
+    let out = rt.run(&["create", "--bundle", b.path_str(), &second]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr_of(&out);
+    assert!(
+        err.contains("linux.cgroupsPath") && err.contains("not empty"),
+        "{err}"
+    );
+    assert!(!rt.root.path().join(&second).exists(), "no state dir left");
+    assert_eq!(rt.status(&first), "running", "the occupant is untouched");
+    assert_eq!(processes_in_cgroup(&cgroup_path(&rt, &first)).len(), 1);
+    rt.cleanup(&first);
+}

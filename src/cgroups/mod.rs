@@ -310,6 +310,50 @@ impl Cgroup {
             .unwrap_or_default()
     }
 
+    /// Whether the cgroup is frozen (v1 freezer.state FROZEN, v2 cgroup.freeze 1).
+    pub fn is_frozen(&self) -> bool {
+        if let Some(dir) = self.paths.get("freezer") {
+            return read_small(&dir.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN");
+        }
+        if self.layout == Some(Layout::V2)
+            && let Some(dir) = self.paths.get("")
+        {
+            return read_small(&dir.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1");
+        }
+        false
+    }
+
+    /// A container gets a cgroup of its own: one that already holds processes, or is frozen,
+    /// is refused before anything is created (runc ≥ 1.2: "container's cgroup is not empty").
+    /// Checked before `create`, so that a failing create never removes a cgroup it did not
+    /// make.
+    pub fn check_unused(&self) -> Result<()> {
+        for dir in self.paths.values() {
+            let procs = match read_small(&dir.join("cgroup.procs")) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e).ctx(|| at("read", &dir.join("cgroup.procs"))),
+            };
+            let n = procs.lines().filter(|l| !l.trim().is_empty()).count();
+            if n > 0 {
+                return Err(Error::config(
+                    "linux.cgroupsPath",
+                    format!(
+                        "container's cgroup is not empty: {n} process(es) found in {}",
+                        dir.display()
+                    ),
+                ));
+            }
+        }
+        if self.is_frozen() {
+            return Err(Error::config(
+                "linux.cgroupsPath",
+                "container's cgroup unexpectedly frozen",
+            ));
+        }
+        Ok(())
+    }
+
     /// Whether this host can freeze the container (v1 freezer or v2 cgroup.freeze).
     pub fn can_freeze(&self) -> bool {
         self.paths.contains_key("freezer")
@@ -445,6 +489,21 @@ fn init_cpuset(dir: &Path) -> Result<()> {
         write_file(&dir.join(file), value.trim())?;
     }
     Ok(())
+}
+
+/// Reads a small kernel-generated file (procfs, cgroupfs) with one read. These report size 0,
+/// so `fs::read_to_string` stats the file and then grows its buffer over six reads; `state`
+/// and `list` read several such files per container.
+pub(crate) fn read_small(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path)?;
+    let mut buf = [0u8; 2048];
+    let n = file.read(&mut buf)?;
+    let mut text = String::from_utf8_lossy(&buf[..n]).into_owned();
+    if n == buf.len() {
+        file.read_to_string(&mut text)?;
+    }
+    Ok(text)
 }
 
 pub(crate) fn write_file(path: &Path, value: &str) -> Result<()> {

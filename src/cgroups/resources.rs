@@ -319,12 +319,7 @@ impl Cgroup {
         if let Some(s) = c.shares() {
             set(dir, "cpu.shares", &s.to_string(), "cpu.shares")?;
         }
-        if let Some(p) = c.period() {
-            set(dir, "cpu.cfs_period_us", &p.to_string(), "cpu.period")?;
-        }
-        if let Some(q) = c.quota() {
-            set(dir, "cpu.cfs_quota_us", &q.to_string(), "cpu.quota")?;
-        }
+        self.apply_cfs_v1(dir, c.period(), c.quota())?;
         if let Some(b) = c.burst() {
             set(dir, "cpu.cfs_burst_us", &b.to_string(), "cpu.burst")?;
         }
@@ -346,6 +341,33 @@ impl Cgroup {
         }
         if let Some(i) = c.idle() {
             set(dir, "cpu.idle", &i.to_string(), "cpu.idle")?;
+        }
+        Ok(())
+    }
+
+    /// Period, then quota, as the kernel usually wants them; but a new period below the old
+    /// one can make the old quota exceed a parent's limit (EINVAL), and then the period is
+    /// written again after the quota, as runc does.
+    fn apply_cfs_v1(&self, dir: &Path, period: Option<u64>, quota: Option<i64>) -> Result<()> {
+        let mut period_pending = None;
+        if let Some(p) = period {
+            match write_file(&dir.join("cpu.cfs_period_us"), &p.to_string()) {
+                Ok(()) => {}
+                Err(Error::Io { err, .. })
+                    if err.raw_os_error() == Some(libc::EINVAL) && quota.is_some() =>
+                {
+                    period_pending = Some(p);
+                }
+                Err(e) => {
+                    return Err(Error::config("linux.resources.cpu.period", e.to_string()));
+                }
+            }
+        }
+        if let Some(q) = quota {
+            set(dir, "cpu.cfs_quota_us", &q.to_string(), "cpu.quota")?;
+        }
+        if let Some(p) = period_pending {
+            set(dir, "cpu.cfs_period_us", &p.to_string(), "cpu.period")?;
         }
         Ok(())
     }

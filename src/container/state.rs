@@ -4,7 +4,7 @@
 //! Status is never trusted from the file: a recorded pid that is gone, a zombie, or reused
 //! by another process (different start time) means the container has stopped.
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, read_small};
 use crate::error::{Context, Error, Result, at};
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
@@ -112,21 +112,6 @@ fn read_stat(pid: i32) -> Option<Stat> {
     parse_stat(&text)
 }
 
-/// Reads a small kernel-generated file (procfs, cgroupfs) with one read. These report size 0,
-/// so `fs::read_to_string` stats the file and then grows its buffer over six reads; `state`
-/// and `list` read several such files per container.
-fn read_small(path: &Path) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    let mut buf = [0u8; 2048];
-    let n = file.read(&mut buf)?;
-    let mut text = String::from_utf8_lossy(&buf[..n]).into_owned();
-    if n == buf.len() {
-        file.read_to_string(&mut text)?;
-    }
-    Ok(text)
-}
-
 fn parse_stat(text: &str) -> Option<Stat> {
     let rest = &text[text.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split(' ').collect();
@@ -181,19 +166,7 @@ impl State {
     }
 
     fn is_frozen(&self) -> bool {
-        if let Some(dir) = self.cgroup.paths.get("freezer") {
-            return read_small(&dir.join("freezer.state"))
-                .map(|s| s.trim() == "FROZEN")
-                .unwrap_or(false);
-        }
-        if self.cgroup.layout == Some(crate::cgroups::Layout::V2)
-            && let Some(dir) = self.cgroup.paths.get("")
-        {
-            return read_small(&dir.join("cgroup.freeze"))
-                .map(|s| s.trim() == "1")
-                .unwrap_or(false);
-        }
-        false
+        self.cgroup.is_frozen()
     }
 
     pub fn load(dir: &Path) -> Result<State> {

@@ -111,6 +111,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         .as_ref()
         .and_then(|l| l.cgroups_path().clone());
     let cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref())?;
+    cgroup.check_unused()?;
 
     let dir = make_state_dir(root, &opts.id)?;
     let mut cleanup = Cleanup {
