@@ -332,7 +332,7 @@ impl Cgroup {
             let procs = match read_small(&dir.join("cgroup.procs")) {
                 Ok(text) => text,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                Err(e) => return Err(e).ctx(|| at("read", &dir.join("cgroup.procs"))),
+                Err(e) => return Err(e).ctx(|| at("read", dir.join("cgroup.procs"))),
             };
             let n = procs.lines().filter(|l| !l.trim().is_empty()).count();
             if n > 0 {
