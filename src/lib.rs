@@ -12,6 +12,8 @@ pub mod init;
 pub mod launch;
 pub mod log;
 pub mod lsm;
+#[cfg(test)]
+pub(crate) mod race;
 pub mod rootfs;
 pub mod seccomp;
 pub mod signal;

@@ -74,9 +74,14 @@ fn console_target(root: &RootDir) -> Result<OwnedFd> {
         nix::unistd::unlinkat(dev.as_fd(), name.as_path(), flags)
             .ctx(|| "remove the image's /dev/console")?;
     }
+    #[cfg(test)]
+    crate::race::hit("console-cleared");
+    // O_NONBLOCK: a FIFO swapped in meanwhile must fail the open (ENXIO), not block create
+    // forever waiting for a reader.
     let oflags = nix::fcntl::OFlag::O_CREAT
         | nix::fcntl::OFlag::O_WRONLY
         | nix::fcntl::OFlag::O_NOFOLLOW
+        | nix::fcntl::OFlag::O_NONBLOCK
         | nix::fcntl::OFlag::O_CLOEXEC;
     drop(
         nix::fcntl::openat(
@@ -87,13 +92,20 @@ fn console_target(root: &RootDir) -> Result<OwnedFd> {
         )
         .ctx(|| "create /dev/console")?,
     );
-    nix::fcntl::openat(
+    let console = nix::fcntl::openat(
         dev.as_fd(),
         name.as_path(),
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .ctx(|| "open /dev/console")
+    .ctx(|| "open /dev/console")?;
+    let st = nix::sys::stat::fstat(console.as_fd()).ctx(|| "stat /dev/console")?;
+    if st.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return Err(crate::error::Error::other(
+            "/dev/console was replaced while it was set up",
+        ));
+    }
+    Ok(console)
 }
 
 fn send_master(console_fd: RawFd, master: &OwnedFd) -> Result<()> {
@@ -166,5 +178,37 @@ pub fn copy_window_size(master: RawFd) {
         && cols > 0
     {
         let _ = set_winsize(master, rows, cols);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A FIFO planted at /dev/console after the image's entry was cleared must not block the
+    /// open (no reader would ever come) and must not be taken for the console.
+    #[test]
+    fn a_fifo_swapped_in_at_dev_console_fails_fast() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rootfs = tmp.path().join("rootfs");
+        std::fs::create_dir_all(rootfs.join("dev")).unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            crate::race::set("console-cleared", {
+                let console = tmp.path().join("rootfs/dev/console");
+                move || {
+                    let mode = nix::sys::stat::Mode::from_bits_truncate(0o600);
+                    nix::unistd::mkfifo(&console, mode).unwrap();
+                }
+            });
+            let r = console_target(&root).map(|_| ());
+            let _ = tx.send(r.is_err());
+            drop(tmp);
+        });
+        let failed = rx
+            .recv_timeout(std::time::Duration::from_secs(5))
+            .expect("console_target blocked on the planted FIFO");
+        assert!(failed, "a FIFO is not a console");
     }
 }

@@ -253,7 +253,7 @@ impl Cgroup {
             // OCI swap is memory+swap; v2's memory.swap.max is swap alone.
             let value = match (swap, m.limit()) {
                 (-1, _) => "max".to_string(),
-                (s, Some(l)) if l > 0 => (s - l).max(0).to_string(),
+                (s, Some(l)) if l > 0 => s.saturating_sub(l).max(0).to_string(),
                 (s, _) => s.to_string(),
             };
             set(dir, "memory.swap.max", &value, "memory.swap")?;

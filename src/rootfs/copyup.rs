@@ -22,11 +22,20 @@ pub fn open_dir(handle: &OwnedFd) -> io::Result<OwnedFd> {
 /// Copies every entry of `from` into `to`, recursively, keeping modes, owners, symlinks,
 /// fifos and device nodes as they are; the root of `to` takes the mode and owner of `from`.
 pub fn copy_tree(from: &OwnedFd, to: &OwnedFd) -> io::Result<()> {
-    copy_entries(from, to)?;
+    copy_entries(from, to, 0)?;
     copy_owner_and_mode(from, to)
 }
 
-fn copy_entries(from: &OwnedFd, to: &OwnedFd) -> io::Result<()> {
+/// How deep a tree copy-up follows: each level is a stack frame and two open fds, and an
+/// image's tree (hostile or not) must end in an error, never in a stack overflow.
+const MAX_DEPTH: usize = 512;
+
+fn copy_entries(from: &OwnedFd, to: &OwnedFd, depth: usize) -> io::Result<()> {
+    if depth >= MAX_DEPTH {
+        return Err(io::Error::other(format!(
+            "the directory tree is more than {MAX_DEPTH} levels deep"
+        )));
+    }
     let dup = nix::unistd::dup(from)?;
     let mut dir = Dir::from_fd(dup)?;
     let names: Vec<std::ffi::CString> = dir
@@ -36,12 +45,12 @@ fn copy_entries(from: &OwnedFd, to: &OwnedFd) -> io::Result<()> {
         .filter(|n| n.as_bytes() != b"." && n.as_bytes() != b"..")
         .collect();
     for name in names {
-        copy_entry(from, to, &name)?;
+        copy_entry(from, to, &name, depth)?;
     }
     Ok(())
 }
 
-fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &std::ffi::CStr) -> io::Result<()> {
+fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &std::ffi::CStr, depth: usize) -> io::Result<()> {
     let st = fstatat(from, name, AtFlags::AT_SYMLINK_NOFOLLOW)?;
     let kind = SFlag::from_bits_truncate(st.st_mode & libc::S_IFMT);
     let perms = Mode::from_bits_truncate(st.st_mode & 0o7777);
@@ -51,7 +60,7 @@ fn copy_entry(from: &OwnedFd, to: &OwnedFd, name: &std::ffi::CStr) -> io::Result
             let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
             let sub_from = openat(from, name, flags, Mode::empty())?;
             let sub_to = openat(to, name, flags, Mode::empty())?;
-            copy_entries(&sub_from, &sub_to)?;
+            copy_entries(&sub_from, &sub_to, depth + 1)?;
             copy_owner_and_mode(&sub_from, &sub_to)?;
             return Ok(());
         }

@@ -104,24 +104,42 @@ fn make_node(
         name.as_path(),
         nix::unistd::UnlinkatFlags::NoRemoveDir,
     );
+    let dev = makedev(major, minor);
     mknodat(
         dir.as_fd(),
         name.as_path(),
         kind,
         Mode::from_bits_truncate(mode & 0o7777),
-        makedev(major, minor),
+        dev,
     )?;
-    nix::unistd::fchownat(
+    #[cfg(test)]
+    crate::race::hit("after-mknod");
+    // Owner and mode go to the node we made, held by an fd, never to whatever the name leads
+    // to by then (a symlink swapped in would send a chmod to its target on the host).
+    let node = nix::fcntl::openat(
         dir.as_fd(),
         name.as_path(),
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_NOFOLLOW | nix::fcntl::OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )?;
+    let st = nix::sys::stat::fstat(node.as_fd())?;
+    if st.st_mode & libc::S_IFMT != kind.bits() || st.st_rdev != dev {
+        return Err(io::Error::other(
+            "the device node was replaced while it was made",
+        ));
+    }
+    nix::unistd::fchownat(
+        node.as_fd(),
+        "",
         Some(Uid::from_raw(uid)),
         Some(Gid::from_raw(gid)),
-        nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        nix::fcntl::AtFlags::AT_EMPTY_PATH,
     )?;
-    // mknod applies the umask; chmod gives the exact mode the config asked for.
+    // mknod applies the umask; chmod gives the exact mode the config asked for. An O_PATH fd
+    // takes no fchmod: the magic link reaches the very inode.
     nix::sys::stat::fchmodat(
-        dir.as_fd(),
-        name.as_path(),
+        nix::fcntl::AT_FDCWD,
+        fd_path(&node).as_str(),
         Mode::from_bits_truncate(mode & 0o7777),
         nix::sys::stat::FchmodatFlags::FollowSymlink,
     )?;
@@ -170,4 +188,43 @@ pub fn create_dev_symlinks(root: &RootDir) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A node swapped for a symlink between mknod and chmod: the chmod must not reach the
+    /// symlink's target (a host file), and the set-up fails.
+    #[test]
+    fn a_node_swapped_for_a_symlink_is_never_chmodded_through_it() {
+        let tmp = tempfile::tempdir().unwrap();
+        let rootfs = tmp.path().join("rootfs");
+        std::fs::create_dir_all(rootfs.join("dev")).unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "host file").unwrap();
+        std::fs::set_permissions(&victim, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let root = RootDir::open(&rootfs).unwrap();
+        let node = rootfs.join("dev/null");
+        let target = victim.clone();
+        crate::race::set("after-mknod", move || {
+            std::fs::remove_file(&node).unwrap();
+            std::os::unix::fs::symlink(&target, &node).unwrap();
+        });
+        let r = make_node(
+            &root,
+            Path::new("/dev/null"),
+            SFlag::S_IFCHR,
+            1,
+            3,
+            0o666,
+            0,
+            0,
+            false,
+        );
+        assert!(r.is_err(), "the swap must be noticed");
+        let mode = std::fs::metadata(&victim).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "the host file keeps its mode");
+    }
 }
