@@ -111,7 +111,6 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         .as_ref()
         .and_then(|l| l.cgroups_path().clone());
     let cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref())?;
-    cgroup.check_unused()?;
 
     let dir = make_state_dir(root, &opts.id)?;
     let mut cleanup = Cleanup {
@@ -121,6 +120,9 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         init_pid: None,
     };
     let _lock = lock_dir(&dir)?;
+    // After the id is known to be free (a duplicate id is reported as such), before the
+    // cleanup owns the cgroup: a cgroup that is someone else's is never removed.
+    cgroup.check_unused()?;
     let mut state = State {
         id: opts.id.clone(),
         phase: Phase::Creating,

@@ -161,8 +161,21 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
         nix::sys::statfs::fstatfs(src.as_fd())
             .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
     })?;
+    let recursive = opts.flags.contains(MsFlags::MS_REC);
+    let attached = crate::syscall::open_tree_clone(src.as_fd(), recursive)
+        .and_then(|tree| attach_bind(&tree, &target, opts).map(|()| tree));
+    match attached {
+        Ok(tree) => {
+            #[cfg(test)]
+            crate::race::hit("bind-attached");
+            return finish(&tree, opts);
+        }
+        // Kernels before 5.2 (open_tree) or 5.12 (mount_setattr) take the older way below.
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
+        Err(e) => return Err(io_err(&format!("bind {}", src_path.display()), e)),
+    }
     let mut flags = MsFlags::MS_BIND;
-    if opts.flags.contains(MsFlags::MS_REC) {
+    if recursive {
         flags |= MsFlags::MS_REC;
     }
     mount(
@@ -181,6 +194,18 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
         remount_bind(&mounted, opts)?;
     }
     finish(&mounted, opts)
+}
+
+/// The bind's flags go onto the detached copy of the source (`tree`), which is then moved
+/// onto the target: attributes and propagation are applied through the mount's own fd,
+/// never to whatever a second lookup of the destination finds by then (the
+/// CVE-2021-30465 class: a racing rename on a shared volume could leave a bind writable).
+fn attach_bind(tree: &OwnedFd, target: &OwnedFd, opts: &MountOptions) -> io::Result<()> {
+    let (set, clear) = opts.bind_attrs();
+    if set != 0 || clear != 0 {
+        crate::syscall::mount_setattr(tree.as_fd(), set, clear, 0)?;
+    }
+    crate::syscall::move_mount_onto(tree.as_fd(), target.as_fd())
 }
 
 /// A bind mount ignores all flags but MS_BIND|MS_REC; ro/nosuid/... need a remount, which
@@ -346,4 +371,101 @@ pub fn bind_at(root: &RootDir, dest: &Path, src: &Path, flags: MsFlags) -> Res<(
 
 pub fn finish_mount(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
     finish(target, opts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    const CHILD: &str = "CORRAL_TEST_PRIVATE_MOUNT_NS";
+
+    /// Runs this test again in a private mount namespace (`unshare -m`): unit tests never
+    /// mount in the host's. Returns true in the parent, which is done then.
+    fn rerun_in_private_mount_ns(name: &str) -> bool {
+        if std::env::var_os(CHILD).is_some() {
+            return false;
+        }
+        let out = Command::new("unshare")
+            .args(["-m", "--propagation", "private"])
+            .arg(std::env::current_exe().unwrap())
+            .args(["--exact", name, "--test-threads=1", "--nocapture"])
+            .env(CHILD, "1")
+            .output()
+            .expect("unshare (util-linux)");
+        assert!(
+            out.status.success() && String::from_utf8_lossy(&out.stdout).contains("1 passed"),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        true
+    }
+
+    /// CVE-2021-30465 class: a bind's `ro` must land on that bind even when the destination's
+    /// path leads elsewhere right after the mount (a sibling renamed the parent directories
+    /// on a shared volume, so the path now names another mount of the same config).
+    #[test]
+    fn bind_flags_reach_the_bind_even_if_its_path_is_swapped() {
+        if rerun_in_private_mount_ns(
+            "rootfs::mounts::tests::bind_flags_reach_the_bind_even_if_its_path_is_swapped",
+        ) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let rootfs = tmp.path().join("rootfs");
+        for d in ["a/dest", "b/dest"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        let (src, other) = (tmp.path().join("src"), tmp.path().join("other"));
+        std::fs::create_dir_all(&src).unwrap();
+        std::fs::create_dir_all(&other).unwrap();
+        // An earlier mount of the config, writable, at /b/dest.
+        nix::mount::mount(
+            Some(&other),
+            &rootfs.join("b/dest"),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"}}))
+        .unwrap();
+        let plan = Plan {
+            spec: &spec,
+            rootfs: &rootfs,
+            bundle: tmp.path(),
+            in_userns: false,
+            own_mount_ns: true,
+        };
+        let root = RootDir::open(&rootfs).unwrap();
+        let m: Mount = serde_json::from_value(serde_json::json!({
+            "destination": "/a/dest", "type": "bind", "source": src, "options": ["bind", "ro"]}))
+        .unwrap();
+        let (a, b) = (rootfs.join("a"), rootfs.join("b"));
+        crate::race::set("bind-attached", move || {
+            nix::fcntl::renameat2(
+                nix::fcntl::AT_FDCWD,
+                &a,
+                nix::fcntl::AT_FDCWD,
+                &b,
+                nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+            )
+            .unwrap();
+        });
+        let result = mount_entry(&root, &plan, &m);
+        // The bind of `src` now sits at /b/dest: it must be read-only, whatever /a/dest is.
+        let ours = nix::sys::statvfs::statvfs(&rootfs.join("b/dest")).unwrap();
+        let theirs = nix::sys::statvfs::statvfs(&rootfs.join("a/dest")).unwrap();
+        let ro = nix::sys::statvfs::FsFlags::ST_RDONLY;
+        assert!(
+            result.is_err() || ours.flags().contains(ro),
+            "the bind was left writable"
+        );
+        assert!(
+            !theirs.flags().contains(ro),
+            "another mount was made read-only"
+        );
+    }
 }

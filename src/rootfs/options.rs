@@ -45,6 +45,43 @@ impl MountOptions {
     pub fn remount_flags(&self) -> MsFlags {
         self.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
     }
+
+    /// The per-mount flags of the options as mount_setattr(2) attributes to set and to
+    /// clear, for a bind mount made with open_tree. What the options do not name keeps the
+    /// source mount's value (as the kernel's locked flags must anyway).
+    pub fn bind_attrs(&self) -> (u64, u64) {
+        const PLAIN: [(MsFlags, u64); 6] = [
+            (MsFlags::MS_RDONLY, MOUNT_ATTR_RDONLY),
+            (MsFlags::MS_NOSUID, MOUNT_ATTR_NOSUID),
+            (MsFlags::MS_NODEV, MOUNT_ATTR_NODEV),
+            (MsFlags::MS_NOEXEC, MOUNT_ATTR_NOEXEC),
+            (MsFlags::MS_NODIRATIME, MOUNT_ATTR_NODIRATIME),
+            (
+                MsFlags::from_bits_retain(libc::MS_NOSYMFOLLOW),
+                MOUNT_ATTR_NOSYMFOLLOW,
+            ),
+        ];
+        let (mut set, mut clear) = (0, 0);
+        for (flag, attr) in PLAIN {
+            if self.flags.contains(flag) {
+                set |= attr;
+            } else if self.cleared.contains(flag) {
+                clear |= attr;
+            }
+        }
+        // The atime modes are one field: naming one replaces the others.
+        for (flag, attr) in [
+            (MsFlags::MS_NOATIME, MOUNT_ATTR_NOATIME),
+            (MsFlags::MS_STRICTATIME, MOUNT_ATTR_STRICTATIME),
+            (MsFlags::MS_RELATIME, MOUNT_ATTR_RELATIME),
+        ] {
+            if self.flags.contains(flag) {
+                set = (set & !MOUNT_ATTR__ATIME) | attr;
+                clear |= MOUNT_ATTR__ATIME;
+            }
+        }
+        (set, clear)
+    }
 }
 
 /// Propagation options by name.
