@@ -172,3 +172,40 @@ fn without_a_pid_namespace_the_container_shares_the_hosts() {
     assert_same(&results);
     assert_eq!(results[0].1, "host-pids\n");
 }
+
+/// In a user namespace, a bind source under a directory only the host's root may enter (as
+/// the kubelet's pod directories are) still mounts: the source is opened and cloned on the
+/// host side before the init enters the user namespace, as runc ≥ 1.2 does. corral only:
+/// runc 1.1.5 opens it from inside and fails with "permission denied".
+#[test]
+fn user_namespace_bind_source_behind_a_root_only_directory() {
+    use std::os::unix::fs::PermissionsExt;
+    let mut b = Bundle::new();
+    b.sh("cat /vol/file; touch /vol/new && echo written");
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "user"}));
+    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    let chown =
+        |p: &std::path::Path| std::os::unix::fs::lchown(p, Some(100000), Some(100000)).unwrap();
+    chown(b.path());
+    for e in walk(&b.rootfs()) {
+        chown(&e);
+    }
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let vol = private.path().join("vol");
+    std::fs::create_dir(&vol).unwrap();
+    std::fs::write(vol.join("file"), "from the host\n").unwrap();
+    chown(&vol);
+    chown(&vol.join("file"));
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/vol", "type": "bind", "source": vol, "options": ["rbind", "rw"]}),
+    );
+    let rt = Runtime::corral();
+    let id = unique_id("userns-bind");
+    let _guard = rt.guard(&id);
+    assert_eq!(rt.output_of(&b, &id), "from the host\nwritten\n");
+    rt.cleanup(&id);
+    assert!(vol.join("new").exists());
+}

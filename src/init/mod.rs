@@ -71,6 +71,7 @@ fn stage1(chan: &mut Channel) -> Result<()> {
     set_oom_score_adj(&cfg)?;
     // Read from the host's /proc: before joining the container's mount namespace (exec), or
     // while the new one still shows the host's procfs (create).
+    let mut bind_trees = Vec::new();
     let setgroups_allowed = match cfg.join_pid {
         Some(init) => {
             let allowed = process::setgroups_allowed(&init.pid.to_string());
@@ -78,6 +79,7 @@ fn stage1(chan: &mut Channel) -> Result<()> {
             allowed
         }
         None => {
+            bind_trees = clone_binds_if_user_namespaced(&cfg)?;
             namespaces::enter(&cfg, chan)?;
             process::setgroups_allowed("self")
         }
@@ -87,20 +89,43 @@ fn stage1(chan: &mut Channel) -> Result<()> {
     let pid = unsafe { crate::syscall::fork_to_parent() }
         .map_err(|e| Error::other(format!("fork container init: {e}")))?;
     if pid == 0 {
-        stage2_main(chan, *cfg, facts);
+        stage2_main(chan, *cfg, facts, bind_trees);
     }
     send(chan, &FromInit::Pid(pid))?;
     std::process::exit(0);
 }
 
-fn stage2_main(chan: &mut Channel, cfg: InitConfig, facts: process::HostFacts) -> ! {
-    match stage2::run(chan, &cfg, facts) {
+fn stage2_main(
+    chan: &mut Channel,
+    cfg: InitConfig,
+    facts: process::HostFacts,
+    bind_trees: Vec<Option<std::os::fd::OwnedFd>>,
+) -> ! {
+    match stage2::run(chan, &cfg, facts, &bind_trees) {
         Ok(never) => match never {},
         Err(e) => {
             let _ = chan.send(&FromInit::Error(e.to_string()));
             std::process::exit(1);
         }
     }
+}
+
+/// A container with a user namespace gets its bind sources cloned now, while the init is
+/// still the host's root ([`crate::rootfs::clone_bind_sources`]).
+fn clone_binds_if_user_namespaced(cfg: &InitConfig) -> Result<Vec<Option<std::os::fd::OwnedFd>>> {
+    let user_ns = cfg
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .is_some_and(|ns| {
+            ns.iter()
+                .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
+        });
+    if !user_ns {
+        return Ok(Vec::new());
+    }
+    crate::rootfs::clone_bind_sources(&cfg.spec, &cfg.bundle)
 }
 
 /// Written here, while /proc is still the host's and before any namespace is joined, and

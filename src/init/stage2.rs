@@ -15,6 +15,7 @@ pub fn run(
     chan: &mut Channel,
     cfg: &InitConfig,
     facts: super::process::HostFacts,
+    bind_trees: &[Option<std::os::fd::OwnedFd>],
 ) -> Result<Infallible> {
     set_parent_death_signal(libc::SIGKILL)?;
     let hook_state = match recv(chan)? {
@@ -34,7 +35,7 @@ pub fn run(
             setup_terminal(cfg, process, &root, false)?;
         }
     } else {
-        build_container(cfg, process, chan, hook_state.as_deref())?;
+        build_container(cfg, process, chan, hook_state.as_deref(), bind_trees)?;
     }
     let exec = match process {
         Some(process) => Some(super::process::prepare(cfg, process, facts, &mut |fd| {
@@ -90,6 +91,7 @@ fn build_container(
     process: Option<&oci_spec::runtime::Process>,
     chan: &mut Channel,
     hook_state: Option<&crate::container::OciState>,
+    bind_trees: &[Option<std::os::fd::OwnedFd>],
 ) -> Result<()> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
     if !cfg.no_new_keyring {
@@ -117,6 +119,7 @@ fn build_container(
         bundle: &cfg.bundle,
         in_userns: has_ns(LinuxNamespaceType::User),
         own_mount_ns: has_ns(LinuxNamespaceType::Mount),
+        bind_trees,
     };
     let root = rootfs::mount_all(&plan)?;
     run_creation_hooks(cfg, chan, hook_state)?;

@@ -29,6 +29,26 @@ pub struct Plan<'a> {
     pub in_userns: bool,
     /// The container has a mount namespace of its own; without one we only chroot.
     pub own_mount_ns: bool,
+    /// Bind mounts cloned on the host side before the user namespace was entered
+    /// ([`clone_bind_sources`]), by index in `mounts`.
+    pub bind_trees: &'a [Option<std::os::fd::OwnedFd>],
+}
+
+/// For a container with a user namespace: each bind mount's source, cloned as a detached
+/// mount (open_tree) with its flags already set, while the init is still the host's root. In
+/// the user namespace a source under a directory only the host's root may enter (the
+/// kubelet's pod directories) could not even be opened; runc ≥ 1.2 does the same. Kernels
+/// without open_tree get none, and the sources are opened by path as before.
+pub fn clone_bind_sources(spec: &Spec, bundle: &Path) -> Result<Vec<Option<std::os::fd::OwnedFd>>> {
+    let mounts = spec.mounts().as_deref().unwrap_or_default();
+    let mut out = Vec::with_capacity(mounts.len());
+    for (i, m) in mounts.iter().enumerate() {
+        let tree = mounts::clone_bind_source(m, bundle).map_err(|e| {
+            Error::other(format!("mounts[{i}] ({}): {e}", m.destination().display()))
+        })?;
+        out.push(tree);
+    }
+    Ok(out)
 }
 
 /// Sets propagation, makes the rootfs a mount point, performs every mount of the config and
@@ -43,7 +63,8 @@ pub fn mount_all(plan: &Plan) -> Result<RootDir> {
     let root = RootDir::open(plan.rootfs).ctx(|| at("open rootfs", plan.rootfs))?;
     let mounts = plan.spec.mounts().as_deref().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {
-        mounts::mount_entry(&root, plan, m).map_err(|e| {
+        let tree = plan.bind_trees.get(i).and_then(Option::as_ref);
+        mounts::mount_entry(&root, plan, m, tree).map_err(|e| {
             Error::other(format!("mounts[{i}] ({}): {e}", m.destination().display()))
         })?;
     }

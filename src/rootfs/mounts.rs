@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 type Res<T> = std::result::Result<T, String>;
 
-pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount) -> Res<()> {
+pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount, tree: Option<&OwnedFd>) -> Res<()> {
     let mut opts = options::parse(m.options().as_deref().unwrap_or_default())?;
     if is_dev(m) {
         // A read-only /dev still receives /dev/pts, /dev/shm, device nodes and the console:
@@ -32,7 +32,9 @@ pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount) -> Res<()> {
             "filesystem {typ:?} must be mounted on an ordinary directory"
         ));
     }
-    if opts.is_bind() || typ == "bind" {
+    if let Some(tree) = tree {
+        attach_premade_bind(root, m, tree, &opts)
+    } else if opts.is_bind() || typ == "bind" {
         bind_mount(root, plan, m, &opts)
     } else if typ == "cgroup" || typ == "cgroup2" {
         crate::cgroups::mount::mount_cgroupfs(root, dest, &opts, plan.spec)
@@ -126,6 +128,10 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> String {
 }
 
 fn bind_source(plan: &Plan, m: &Mount) -> Res<PathBuf> {
+    bind_source_in(plan.bundle, m)
+}
+
+fn bind_source_in(bundle: &Path, m: &Mount) -> Res<PathBuf> {
     let src = m
         .source()
         .clone()
@@ -133,8 +139,63 @@ fn bind_source(plan: &Plan, m: &Mount) -> Res<PathBuf> {
     Ok(if src.is_absolute() {
         src
     } else {
-        plan.bundle.join(src)
+        bundle.join(src)
     })
+}
+
+/// A bind mount's source as a detached mount with its flags set, made while the init is
+/// still the host's root (see [`super::clone_bind_sources`]); `None` for other mounts, or
+/// where the kernel lacks open_tree/mount_setattr.
+pub fn clone_bind_source(m: &Mount, bundle: &Path) -> Res<Option<OwnedFd>> {
+    let opts = options::parse(m.options().as_deref().unwrap_or_default())?;
+    if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) {
+        return Ok(None);
+    }
+    let src_path = bind_source_in(bundle, m)?;
+    let src = nix::fcntl::open(
+        &src_path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| {
+        io_err(
+            &format!("source {}", src_path.display()),
+            io::Error::from(e),
+        )
+    })?;
+    let recursive = opts.flags.contains(MsFlags::MS_REC);
+    let tree = crate::syscall::open_tree_clone(src.as_fd(), recursive).and_then(|tree| {
+        let (set, clear) = opts.bind_attrs();
+        if set != 0 || clear != 0 {
+            crate::syscall::mount_setattr(tree.as_fd(), set, clear, 0)?;
+        }
+        Ok(tree)
+    });
+    match tree {
+        Ok(tree) => Ok(Some(tree)),
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(None),
+        Err(e) => Err(io_err(&format!("bind {}", src_path.display()), e)),
+    }
+}
+
+/// Moves a bind made by [`clone_bind_source`] onto its destination.
+fn attach_premade_bind(root: &RootDir, m: &Mount, tree: &OwnedFd, opts: &MountOptions) -> Res<()> {
+    let st = nix::sys::stat::fstat(tree.as_fd()).map_err(|e| io_err("stat source", e))?;
+    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Dir
+    } else {
+        Kind::File
+    };
+    let target = root
+        .ensure(m.destination(), kind)
+        .map_err(|e| io_err("create target", e))?;
+    check_proc_destination(root, &target, || {
+        nix::sys::statfs::fstatfs(tree.as_fd())
+            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+    })?;
+    crate::syscall::move_mount_onto(tree.as_fd(), target.as_fd())
+        .map_err(|e| io_err("attach bind", e))?;
+    finish(tree, opts)
 }
 
 fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Res<()> {
@@ -438,6 +499,7 @@ mod tests {
             bundle: tmp.path(),
             in_userns: false,
             own_mount_ns: true,
+            bind_trees: &[],
         };
         let root = RootDir::open(&rootfs).unwrap();
         let m: Mount = serde_json::from_value(serde_json::json!({
@@ -454,7 +516,7 @@ mod tests {
             )
             .unwrap();
         });
-        let result = mount_entry(&root, &plan, &m);
+        let result = mount_entry(&root, &plan, &m, None);
         // The bind of `src` now sits at /b/dest: it must be read-only, whatever /a/dest is.
         let ours = nix::sys::statvfs::statvfs(&rootfs.join("b/dest")).unwrap();
         let theirs = nix::sys::statvfs::statvfs(&rootfs.join("a/dest")).unwrap();
