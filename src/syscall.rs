@@ -573,12 +573,16 @@ fn fsconfig(
     Ok(())
 }
 
-/// A read-only overlayfs of `dir` over an empty, detached tmpfs (overlayfs needs two lower
-/// layers without an upper one, and they must not overlap), created with fsopen/fsmount and
-/// attached to no mount namespace: it exists only through the returned fd and goes away with
-/// the last file opened through it. The tmpfs is named to overlayfs by its fd's magic link.
-pub fn detached_readonly_overlay(dir: &Path) -> io::Result<OwnedFd> {
-    let empty = detached_fs(c"tmpfs", MOUNT_ATTR_RDONLY)?;
+/// A read-only overlayfs of `dir` over an empty directory (overlayfs needs two lower layers
+/// without an upper one, and they must not overlap), created with fsopen/fsmount and attached
+/// to no mount namespace: it exists only through the returned fd and goes away with the last
+/// file opened through it. The empty layer is `empty`, or with `None` a detached tmpfs named
+/// to overlayfs by its fd's magic link (which older kernels, 6.1, refuse with EINVAL).
+pub fn detached_readonly_overlay(dir: &Path, empty: Option<&Path>) -> io::Result<OwnedFd> {
+    let tmpfs = match empty {
+        Some(_) => None,
+        None => Some(detached_fs(c"tmpfs", MOUNT_ATTR_RDONLY)?),
+    };
     // SAFETY: a static NUL-terminated filesystem name; returns a new fd or -1.
     let fs = unsafe { libc::syscall(libc::SYS_fsopen, c"overlay".as_ptr(), FSOPEN_CLOEXEC) };
     if fs < 0 {
@@ -597,7 +601,12 @@ pub fn detached_readonly_overlay(dir: &Path) -> io::Result<OwnedFd> {
                 )
             })
     };
-    let lower = format!("{}:{}", layer(dir)?, fd_path(&empty));
+    let empty = match (&tmpfs, empty) {
+        (Some(fd), _) => fd_path(fd),
+        (None, Some(p)) => layer(p)?,
+        (None, None) => unreachable!("one of the two is set above"),
+    };
+    let lower = format!("{}:{}", layer(dir)?, empty);
     fsconfig(
         fs.as_fd_borrowed(),
         FSCONFIG_SET_STRING,

@@ -18,7 +18,7 @@ use crate::error::{Context, Result};
 use crate::syscall::{detached_readonly_overlay, openat_path};
 use std::fs::File;
 use std::os::fd::{FromRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub fn sealed_self_exe() -> Result<OwnedFd> {
     match std::env::var("CORRAL_EXE_SEAL").as_deref() {
@@ -45,9 +45,42 @@ fn overlay_view() -> Result<OwnedFd> {
     let exe = self_exe()?;
     let dir = exe.parent().ctx_none("binary has no parent directory")?;
     let name = exe.file_name().ctx_none("binary has no file name")?;
-    let mnt =
-        detached_readonly_overlay(dir).ctx(|| format!("overlay view of {}", dir.display()))?;
+    let mnt = match detached_readonly_overlay(dir, None) {
+        Ok(mnt) => mnt,
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => {
+            let empty = empty_layer_dir(dir)?;
+            detached_readonly_overlay(dir, Some(&empty))
+                .ctx(|| format!("overlay view of {}", dir.display()))?
+        }
+        Err(e) => return Err(e).ctx(|| format!("overlay view of {}", dir.display())),
+    };
     openat_path(&mnt, std::path::Path::new(name)).ctx(|| "open binary in overlay view")
+}
+
+/// Where overlayfs cannot take the detached tmpfs (older kernels, 6.1, refuse a layer
+/// reached through a magic link with EINVAL), an empty directory of our own that neither
+/// contains nor lies inside the binary's directory, and never in the state root (which holds
+/// only containers).
+fn empty_layer_dir(bin_dir: &Path) -> Result<PathBuf> {
+    let candidate = empty_layer_candidate(bin_dir)
+        .ctx_none("no empty overlay layer outside the binary's directory")?;
+    use std::os::unix::fs::DirBuilderExt;
+    match std::fs::DirBuilder::new().mode(0o700).create(&candidate) {
+        Ok(()) => Ok(candidate),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(candidate),
+        Err(e) => Err(e).ctx(|| format!("create {}", candidate.display())),
+    }
+}
+
+/// The first fixed empty-layer directory that does not overlap `bin_dir` (overlayfs refuses
+/// overlapping layers with ELOOP).
+fn empty_layer_candidate(bin_dir: &Path) -> Option<PathBuf> {
+    [
+        PathBuf::from("/run/corral-empty-layer"),
+        PathBuf::from("/var/tmp/corral-empty-layer"),
+    ]
+    .into_iter()
+    .find(|c| !c.starts_with(bin_dir) && !bin_dir.starts_with(c))
 }
 
 pub fn sealed_memfd_copy() -> Result<OwnedFd> {
@@ -80,5 +113,24 @@ trait OrError<T> {
 impl<T> OrError<T> for Option<T> {
     fn ctx_none(self, msg: &str) -> Result<T> {
         self.ok_or_else(|| crate::error::Error::other(msg))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_empty_layer_never_overlaps_the_binary_directory() {
+        let pick = |dir: &str| empty_layer_candidate(Path::new(dir));
+        assert_eq!(
+            pick("/usr/bin"),
+            Some(PathBuf::from("/run/corral-empty-layer"))
+        );
+        assert_eq!(
+            pick("/run"),
+            Some(PathBuf::from("/var/tmp/corral-empty-layer"))
+        );
+        assert_eq!(pick("/"), None);
     }
 }
