@@ -138,3 +138,35 @@ fn the_pty_belongs_to_the_process_user() {
     assert_same(&results);
     assert_eq!(results[0].1, "1000 5\n");
 }
+
+/// `exec --tty --process FILE` takes the terminal size from the file's `consoleSize`, as runc.
+#[test]
+fn exec_process_console_size_is_honoured() {
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let results = differential("execsize", |rt, id| {
+        rt.start_detached(&b, id);
+        let p = b.path().join(format!("{}-tty.json", rt.name));
+        std::fs::write(
+            &p,
+            json!({"args": ["stty", "size"], "cwd": "/", "env": ["PATH=/bin"], "terminal": true,
+                   "user": {"uid": 0, "gid": 0}, "consoleSize": {"height": 33, "width": 77}})
+            .to_string(),
+        )
+        .unwrap();
+        let sock_path = b.path().join(format!("{}-exec.sock", rt.name));
+        let receiver = console_receiver(&sock_path);
+        rt.ok(&[
+            "exec",
+            "--tty",
+            "--detach",
+            "--console-socket",
+            sock_path.to_str().unwrap(),
+            "--process",
+            p.to_str().unwrap(),
+            id,
+        ]);
+        drain(receiver.join().unwrap())
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, "33 77\n");
+}
