@@ -885,3 +885,28 @@ fn detached_fs(fs_type: &CStr, attrs: u64) -> io::Result<OwnedFd> {
     fsconfig(fs.as_fd_borrowed(), FSCONFIG_CMD_CREATE, None, None)?;
     fsmount(&fs, attrs)
 }
+
+/// The id of the mount `fd` lies on (statx STATX_MNT_ID, Linux 5.8; EINVAL before).
+pub fn mount_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
+    const STATX_MNT_ID: u32 = 0x1000;
+    // SAFETY: statx fills a zeroed struct we own; the empty path outlives the call.
+    let mut stx: libc::statx = unsafe { std::mem::zeroed() };
+    let empty = c"";
+    // SAFETY: as above; the fd is borrowed for the call.
+    let r = unsafe {
+        libc::statx(
+            fd.as_raw_fd(),
+            empty.as_ptr(),
+            libc::AT_EMPTY_PATH | libc::AT_SYMLINK_NOFOLLOW,
+            STATX_MNT_ID,
+            &mut stx,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if stx.stx_mask & STATX_MNT_ID == 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    Ok(stx.stx_mnt_id)
+}

@@ -154,6 +154,18 @@ fn make_parent_mount_private(rootfs: &Path) -> Result<()> {
     .ctx(|| at("make private", &parent))
 }
 
+/// The parent mount id and the mount point of mount `id`, from mountinfo text (fields 1,
+/// 2 and 5).
+pub(crate) fn mount_parent_and_point(mountinfo: &str, id: u64) -> Option<(u64, PathBuf)> {
+    mountinfo.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(' ').collect();
+        let this: u64 = f.first()?.parse().ok()?;
+        let parent: u64 = f.get(1)?.parse().ok()?;
+        let point = PathBuf::from(unescape_mountinfo(f.get(4)?));
+        (this == id).then_some((parent, point))
+    })
+}
+
 /// The mount point with the longest path that contains `path` (the last one mounted there
 /// when several are stacked), and whether it is shared.
 fn mount_point_of(mountinfo: &str, path: &Path) -> (PathBuf, bool) {

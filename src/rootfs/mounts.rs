@@ -318,14 +318,44 @@ fn fs_mount(
         return tmpfs_copy_up(root, m, &target, &source, flags, &data, opts);
     }
     mount_fs_onto(&source, &target, typ, flags, &data)?;
-    let mounted = root
-        .resolve(m.destination())
-        .map_err(|e| io_err("reopen target", e))?;
-    if let Some(label) = label.filter(|_| typ == "mqueue") {
+    let mqueue_label = label.filter(|_| typ == "mqueue");
+    if mqueue_label.is_none() && !opts.needs_finishing() {
+        return Ok(());
+    }
+    let mounted = reopen_new_mount(root, m.destination(), &target)?;
+    if let Some(label) = mqueue_label {
         crate::syscall::set_selinux_file_label(&mounted, label)
             .map_err(|e| io_err("label mqueue", e))?;
     }
     finish(&mounted, opts)
+}
+
+/// The mount just made on `target`, reached by a second lookup of `dest` (mount(2) leaves our
+/// fd below it) and checked to be that mount: its parent is the mount that holds `target`, and
+/// it is mounted where `target` is now. A rename racing us could otherwise make the lookup find another mount, which
+/// would then get this mount's propagation and attributes (the CVE-2021-30465 class).
+/// Kernels without STATX_MNT_ID (before 5.8) skip the check.
+fn reopen_new_mount(root: &RootDir, dest: &Path, target: &OwnedFd) -> Res<OwnedFd> {
+    #[cfg(test)]
+    crate::race::hit("fs-mounted");
+    let mounted = root.resolve(dest).map_err(|e| io_err("reopen target", e))?;
+    let ids = crate::syscall::mount_id(target.as_fd())
+        .and_then(|below| Ok((below, crate::syscall::mount_id(mounted.as_fd())?)));
+    let (below, new) = match ids {
+        Ok(ids) => ids,
+        Err(e) if e.raw_os_error() == Some(libc::EINVAL) => return Ok(mounted),
+        Err(e) => return Err(io_err("statx", e)),
+    };
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| io_err("read mountinfo", e))?;
+    let at = std::fs::read_link(fd_path(target)).map_err(|e| io_err("locate target", e))?;
+    if new == below || super::mount_parent_and_point(&mountinfo, new) != Some((below, at)) {
+        return Err(format!(
+            "{} no longer leads to the mount just made (a rename raced the runtime)",
+            dest.display()
+        ));
+    }
+    Ok(mounted)
 }
 
 /// `tmpcopyup`: the directory's content is opened before the tmpfs covers it, copied into
@@ -345,9 +375,7 @@ fn tmpfs_copy_up(
     let below =
         super::copyup::open_dir(target).map_err(|e| io_err("open the covered directory", e))?;
     mount_fs_onto(source, target, "tmpfs", flags - MsFlags::MS_RDONLY, data)?;
-    let mounted = root
-        .resolve(m.destination())
-        .map_err(|e| io_err("reopen target", e))?;
+    let mounted = reopen_new_mount(root, m.destination(), target)?;
     let top = super::copyup::open_dir(&mounted).map_err(|e| io_err("open the tmpfs", e))?;
     super::copyup::copy_tree(&below, &top).map_err(|e| io_err("tmpcopyup", e))?;
     if flags.contains(MsFlags::MS_RDONLY) {
@@ -528,6 +556,70 @@ mod tests {
         assert!(
             !theirs.flags().contains(ro),
             "another mount was made read-only"
+        );
+    }
+
+    /// The same race for a filesystem mount with propagation to apply: the second lookup
+    /// lands on another mount of the config, which must be noticed, not given the options.
+    #[test]
+    fn fs_mount_options_never_go_to_another_mount() {
+        if rerun_in_private_mount_ns(
+            "rootfs::mounts::tests::fs_mount_options_never_go_to_another_mount",
+        ) {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let rootfs = tmp.path().join("rootfs");
+        for d in ["a/dest", "b/dest"] {
+            std::fs::create_dir_all(rootfs.join(d)).unwrap();
+        }
+        let other = tmp.path().join("other");
+        std::fs::create_dir_all(&other).unwrap();
+        nix::mount::mount(
+            Some(&other),
+            &rootfs.join("b/dest"),
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )
+        .unwrap();
+        let spec: oci_spec::runtime::Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.0.2", "root": {"path": "rootfs"}}))
+        .unwrap();
+        let plan = Plan {
+            spec: &spec,
+            rootfs: &rootfs,
+            bundle: tmp.path(),
+            in_userns: false,
+            own_mount_ns: true,
+            bind_trees: &[],
+        };
+        let root = RootDir::open(&rootfs).unwrap();
+        let m: Mount = serde_json::from_value(serde_json::json!({
+            "destination": "/a/dest", "type": "tmpfs", "source": "tmpfs", "options": ["unbindable"]}))
+        .unwrap();
+        let (a, b) = (rootfs.join("a"), rootfs.join("b"));
+        crate::race::set("fs-mounted", move || {
+            nix::fcntl::renameat2(
+                nix::fcntl::AT_FDCWD,
+                &a,
+                nix::fcntl::AT_FDCWD,
+                &b,
+                nix::fcntl::RenameFlags::RENAME_EXCHANGE,
+            )
+            .unwrap();
+        });
+        let result = mount_entry(&root, &plan, &m, None);
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let other_line = mountinfo
+            .lines()
+            .find(|l| l.contains(&format!("{} ", rootfs.join("a/dest").display())))
+            .unwrap_or_default()
+            .to_string();
+        assert!(result.is_err(), "the race must be noticed: {other_line}");
+        assert!(
+            !other_line.contains("unbindable"),
+            "another mount got the options: {other_line}"
         );
     }
 }

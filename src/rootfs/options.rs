@@ -41,6 +41,12 @@ impl MountOptions {
         self.data.join(",")
     }
 
+    /// Whether anything is left to apply once the filesystem is mounted: propagation or
+    /// recursive attributes.
+    pub fn needs_finishing(&self) -> bool {
+        !self.propagation.is_empty() || self.rec_set != 0 || self.rec_clear != 0
+    }
+
     /// Flags that need a remount after a bind mount (a bind ignores them on the first call).
     pub fn remount_flags(&self) -> MsFlags {
         self.flags - (MsFlags::MS_BIND | MsFlags::MS_REC | MsFlags::MS_REMOUNT)
