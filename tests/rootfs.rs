@@ -417,3 +417,63 @@ fn a_read_only_dev_keeps_its_submounts_like_runc() {
     assert!(out.starts_with("/dev ro,"), "{out}");
     assert!(out.contains("Read-only file system"), "{out}");
 }
+
+/// In a new user, mount and pid namespace, maps root and tries to mount a fresh procfs;
+/// prints `mounted` or the error.
+const FRESH_PROC_PROBE: &str = r#"
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+int main(void) {
+    if (unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID)) {
+        printf("unshare: %s\n", strerror(errno));
+        return 0;
+    }
+    int fd = open("/proc/self/uid_map", O_WRONLY);
+    if (fd < 0 || write(fd, "0 0 1", 5) < 0) {
+        printf("uid_map: %s\n", strerror(errno));
+        return 0;
+    }
+    close(fd);
+    pid_t p = fork();
+    if (p == 0) {
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+        if (mount("proc", "/proc", "proc", 0, NULL))
+            printf("mount: %s\n", strerror(errno));
+        else
+            printf("mounted\n");
+        fflush(stdout);
+        _exit(0);
+    }
+    waitpid(p, 0, 0);
+    return 0;
+}
+"#;
+
+/// `--no-pivot` keeps the old root under the new one in the container's mount namespace; the
+/// host's full procfs left there would let a user namespace in the container mount a fresh,
+/// unmasked procfs (runc's `--no-pivot` test). corral detaches every full procfs and sysfs
+/// outside the rootfs first; both runtimes then refuse the mount.
+#[test]
+fn no_pivot_lets_no_fresh_procfs_be_mounted() {
+    let probe = static_probe("fresh-proc", FRESH_PROC_PROBE);
+    let mut b = Bundle::with_args(&["/fresh-proc"]);
+    std::fs::copy(&probe, b.rootfs().join("fresh-proc")).unwrap();
+    let caps = json!(["CAP_SYS_ADMIN", "CAP_SETUID", "CAP_SETGID", "CAP_SETFCAP"]);
+    b.config["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    let results = differential("nopivot-proc", |rt, id| {
+        b.write_for(rt, id);
+        let out = rt.run(&["run", "--no-pivot", "--bundle", b.path_str(), id]);
+        assert!(out.status.success(), "{}: {}", rt.name, stderr_of(&out));
+        stdout_of(&out)
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, "mount: Operation not permitted\n");
+}

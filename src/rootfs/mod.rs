@@ -214,7 +214,9 @@ pub fn enter(root: RootDir, spec: &Spec, no_pivot: bool, own_mount_ns: bool) -> 
     if !own_mount_ns {
         nix::unistd::chroot(".").ctx(|| "chroot into rootfs")?;
     } else if no_pivot {
-        move_root()?;
+        let rootfs =
+            std::fs::read_link(crate::syscall::fd_path(&root.fd())).ctx(|| "locate rootfs")?;
+        move_root(&rootfs)?;
     } else {
         pivot_root()?;
     }
@@ -254,11 +256,69 @@ fn pivot_root() -> Result<()> {
 }
 
 /// `--no-pivot`: for roots where pivot_root cannot work (e.g. a ramdisk root).
-fn move_root() -> Result<()> {
+fn move_root(rootfs: &Path) -> Result<()> {
+    detach_full_procfs_and_sysfs(rootfs)?;
     mount(Some("."), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>)
         .ctx(|| "move rootfs to /")?;
     nix::unistd::chroot(".").ctx(|| "chroot into rootfs")?;
     Ok(())
+}
+
+/// Without pivot_root the old root stays in the container's mount namespace, hidden under the
+/// new one but there: the kernel lets a user namespace mount a fresh procfs or sysfs when a
+/// full, unmasked one is mounted in the namespace, and the host's would qualify (runc's
+/// `--no-pivot` test: `unshare -mrpf` then `mount -t proc`, and /proc/sysrq-trigger is
+/// writable). So every full procfs and sysfs outside the rootfs is detached first (made a
+/// slave so the host never sees it go), or covered with a tmpfs where it cannot be, as runc
+/// does. This is the container's own mount namespace, never the host's.
+fn detach_full_procfs_and_sysfs(rootfs: &Path) -> Result<()> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ctx(|| "read mountinfo")?;
+    for point in full_procfs_and_sysfs_outside(&mountinfo, rootfs) {
+        match mount(
+            None::<&str>,
+            &point,
+            None::<&str>,
+            MsFlags::MS_SLAVE | MsFlags::MS_REC,
+            None::<&str>,
+        ) {
+            Ok(()) => {}
+            // Gone with a parent detached before it.
+            Err(nix::errno::Errno::ENOENT | nix::errno::Errno::EINVAL) => continue,
+            Err(e) => return Err(e).ctx(|| at("make slave", &point)),
+        }
+        match umount2(&point, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EINVAL | nix::errno::Errno::EPERM) => {
+                mount(
+                    Some("tmpfs"),
+                    &point,
+                    Some("tmpfs"),
+                    MsFlags::empty(),
+                    None::<&str>,
+                )
+                .ctx(|| at("cover", &point))?;
+            }
+            Err(e) => return Err(e).ctx(|| at("detach", &point)),
+        }
+    }
+    Ok(())
+}
+
+/// Mount points of procfs and sysfs mounts of a whole filesystem (root `/`) that lie outside
+/// `rootfs`, from mountinfo text.
+fn full_procfs_and_sysfs_outside(mountinfo: &str, rootfs: &Path) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let fields: Vec<&str> = left.split(' ').collect();
+            let fstype = right.split(' ').next()?;
+            let point = PathBuf::from(unescape_mountinfo(fields.get(4)?));
+            let full = *fields.get(3)? == "/";
+            (full && matches!(fstype, "proc" | "sysfs") && !point.starts_with(rootfs))
+                .then_some(point)
+        })
+        .collect()
 }
 
 /// `root.readonly`: remount / read-only, keeping the flags the kernel has locked on it.
@@ -291,6 +351,25 @@ pub(crate) fn locked_flags(st: &nix::sys::statvfs::Statvfs) -> MsFlags {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn finds_the_full_procfs_and_sysfs_outside_the_rootfs() {
+        let info = "\
+22 1 0:21 / /proc rw - proc proc rw
+23 1 0:22 / /sys rw - sysfs sysfs rw
+24 22 0:21 /sys /proc/sys ro - proc proc rw
+60 50 0:40 / /b/rootfs/proc rw - proc proc rw
+61 1 0:41 / /dev rw - tmpfs tmpfs rw
+62 1 0:42 / /mnt/with\\040space rw - proc proc rw";
+        assert_eq!(
+            full_procfs_and_sysfs_outside(info, Path::new("/b/rootfs")),
+            vec![
+                PathBuf::from("/proc"),
+                PathBuf::from("/sys"),
+                PathBuf::from("/mnt/with space")
+            ]
+        );
+    }
+
     use super::*;
 
     #[test]
