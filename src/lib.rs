@@ -1,7 +1,7 @@
 //! corral: a runc-compatible OCI container runtime.
 //!
-//! The binary in `main.rs` is a thin shell around this library; see DESIGN.md in the shared
-//! folder for how the modules fit together.
+//! The binary in `main.rs` is a thin shell around this library; docs/design.md says how the
+//! modules fit together, docs/security.md whom they trust.
 
 pub mod cgroups;
 pub mod cli;

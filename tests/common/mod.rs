@@ -181,10 +181,8 @@ fn use_cgroup_parent() -> std::fs::File {
         .open(PARENT_LOCK)
         .unwrap();
     // SAFETY: flock on an fd we own.
-    assert_eq!(
-        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_SH) },
-        0
-    );
+    let locked = unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&f), libc::LOCK_SH) };
+    assert_eq!(locked, 0);
     f
 }
 
