@@ -225,7 +225,9 @@ fn exec_process_label_sets_the_execs_context() {
 }
 
 /// `exec --process` with a process JSON that names no profile runs under the container's
-/// profile, as with runc: leaving the field out must not be a way out of the confinement.
+/// profile, as current runc does (its newInitConfig falls back to the container's): leaving
+/// the field out must not be a way out of the confinement. corral only: Debian's runc 1.1.5
+/// runs that exec unconfined, the gap the security review named.
 #[test]
 fn exec_process_without_a_profile_keeps_the_containers() {
     if !apparmor_enabled() {
@@ -242,10 +244,13 @@ fn exec_process_without_a_profile_keeps_the_containers() {
             .to_string(),
     )
     .unwrap();
-    let results = differential("aa-exec-process", |rt, id| {
-        rt.start_detached(&b, id);
-        rt.ok(&["exec", "--process", process.path().to_str().unwrap(), id])
-    });
-    assert_same(&results);
-    assert_eq!(results[0].1, format!("{} (enforce)\n", profile.name));
+    let rt = Runtime::corral();
+    let id = unique_id("aa-exec-process");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    assert_eq!(
+        rt.ok(&["exec", "--process", process.path().to_str().unwrap(), &id]),
+        format!("{} (enforce)\n", profile.name)
+    );
+    rt.cleanup(&id);
 }

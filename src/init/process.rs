@@ -553,7 +553,7 @@ mod tests {
     }
 
     #[test]
-    fn unknown_capability_is_an_error() {
+    fn a_capability_of_the_config_translates() {
         let set: Capabilities = [oci_spec::runtime::Capability::Kill].into_iter().collect();
         assert_eq!(translate(&Some(set), "bounding").unwrap().len(), 1);
     }
