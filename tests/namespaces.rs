@@ -73,17 +73,7 @@ fn joining_namespaces_by_path_matches_runc() {
 fn user_namespace_with_id_maps_matches_runc() {
     let mut b = Bundle::new();
     b.sh("cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '; id -u; grep CapEff /proc/self/status");
-    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
-    ns.push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    // The rootfs must be reachable by the mapped root.
-    let chown =
-        |p: &std::path::Path| std::os::unix::fs::lchown(p, Some(100000), Some(100000)).unwrap();
-    chown(b.path());
-    for e in walk(&b.rootfs()) {
-        chown(&e);
-    }
+    in_user_namespace(&mut b);
     let results = differential("userns", |rt, id| rt.output_of(&b, id));
     assert_same(&results);
     assert!(
@@ -93,6 +83,26 @@ fn user_namespace_with_id_maps_matches_runc() {
         "{}",
         results[0].1
     );
+}
+
+/// Host id of the container's root in [`in_user_namespace`].
+const MAPPED_ROOT: u32 = 100000;
+
+/// Gives the bundle a user namespace mapping 0..65536 to 100000.., and hands the bundle and
+/// its rootfs to the mapped root, which must reach them.
+fn in_user_namespace(b: &mut Bundle) {
+    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
+    ns.push(json!({"type": "user"}));
+    let map = json!([{"containerID": 0, "hostID": MAPPED_ROOT, "size": 65536}]);
+    b.config["linux"]["uidMappings"] = map.clone();
+    b.config["linux"]["gidMappings"] = map;
+    let chown = |p: &std::path::Path| {
+        std::os::unix::fs::lchown(p, Some(MAPPED_ROOT), Some(MAPPED_ROOT)).unwrap()
+    };
+    chown(b.path());
+    for e in walk(&b.rootfs()) {
+        chown(&e);
+    }
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -182,16 +192,10 @@ fn user_namespace_bind_source_behind_a_root_only_directory() {
     use std::os::unix::fs::PermissionsExt;
     let mut b = Bundle::new();
     b.sh("cat /vol/file; touch /vol/new && echo written");
-    let ns = b.config["linux"]["namespaces"].as_array_mut().unwrap();
-    ns.push(json!({"type": "user"}));
-    b.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    b.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    let chown =
-        |p: &std::path::Path| std::os::unix::fs::lchown(p, Some(100000), Some(100000)).unwrap();
-    chown(b.path());
-    for e in walk(&b.rootfs()) {
-        chown(&e);
-    }
+    in_user_namespace(&mut b);
+    let chown = |p: &std::path::Path| {
+        std::os::unix::fs::lchown(p, Some(MAPPED_ROOT), Some(MAPPED_ROOT)).unwrap()
+    };
     let private = tempfile::tempdir().unwrap();
     std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
     let vol = private.path().join("vol");

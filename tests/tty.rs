@@ -26,6 +26,24 @@ fn drain(master: OwnedFd) -> String {
     String::from_utf8_lossy(&out).replace('\r', "")
 }
 
+/// Creates `b` with a console socket, starts it, and returns what its terminal printed.
+fn run_on_console_socket(rt: &Runtime, b: &Bundle, id: &str) -> String {
+    b.write_for(rt, id);
+    let sock_path = b.path().join(format!("{}-{id}.sock", rt.name));
+    let receiver = console_receiver(&sock_path);
+    rt.ok(&[
+        "create",
+        "--bundle",
+        b.path_str(),
+        "--console-socket",
+        sock_path.to_str().unwrap(),
+        id,
+    ]);
+    let master = receiver.join().unwrap();
+    rt.ok(&["start", id]);
+    drain(master)
+}
+
 fn tty_bundle() -> Bundle {
     let mut b = Bundle::new();
     b.sh("tty; stty size; echo hello; ls -l /dev/console | awk '{print $1}'");
@@ -37,22 +55,7 @@ fn tty_bundle() -> Bundle {
 #[test]
 fn console_socket_receives_the_pty_master() {
     let b = tty_bundle();
-    let results = differential("console", |rt, id| {
-        b.write_for(rt, id);
-        let sock_path = b.path().join(format!("{}.sock", rt.name));
-        let receiver = console_receiver(&sock_path);
-        rt.ok(&[
-            "create",
-            "--bundle",
-            b.path_str(),
-            "--console-socket",
-            sock_path.to_str().unwrap(),
-            id,
-        ]);
-        let master = receiver.join().unwrap();
-        rt.ok(&["start", id]);
-        drain(master)
-    });
+    let results = differential("console", |rt, id| run_on_console_socket(rt, &b, id));
     assert_same(&results);
     let out = &results[0].1;
     assert!(out.starts_with("/dev/pts/0\n30 100\nhello\n"), "{out}");
@@ -119,22 +122,7 @@ fn the_pty_belongs_to_the_process_user() {
     let mut b = tty_bundle();
     b.sh("stat -c '%u %g' $(tty)");
     b.config["process"]["user"] = json!({"uid": 1000, "gid": 1000});
-    let results = differential("ptyowner", |rt, id| {
-        b.write_for(rt, id);
-        let sock_path = b.path().join(format!("{}-owner.sock", rt.name));
-        let receiver = console_receiver(&sock_path);
-        rt.ok(&[
-            "create",
-            "--bundle",
-            b.path_str(),
-            "--console-socket",
-            sock_path.to_str().unwrap(),
-            id,
-        ]);
-        let master = receiver.join().unwrap();
-        rt.ok(&["start", id]);
-        drain(master)
-    });
+    let results = differential("ptyowner", |rt, id| run_on_console_socket(rt, &b, id));
     assert_same(&results);
     assert_eq!(results[0].1, "1000 5\n");
 }

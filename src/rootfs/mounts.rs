@@ -491,6 +491,61 @@ mod tests {
         true
     }
 
+    /// A rootfs with /a/dest and /b/dest, an earlier (writable) mount of the config at
+    /// /b/dest, and a race point that swaps /a and /b right after the mount under test: the
+    /// path /a/dest then names that other mount.
+    struct SwapFixture {
+        tmp: tempfile::TempDir,
+        rootfs: PathBuf,
+        spec: oci_spec::runtime::Spec,
+    }
+
+    impl SwapFixture {
+        fn new(race_point: &'static str) -> SwapFixture {
+            let tmp = tempfile::tempdir().unwrap();
+            let rootfs = tmp.path().join("rootfs");
+            for d in ["a/dest", "b/dest"] {
+                std::fs::create_dir_all(rootfs.join(d)).unwrap();
+            }
+            let other = tmp.path().join("other");
+            std::fs::create_dir_all(&other).unwrap();
+            let flags = MsFlags::MS_BIND;
+            nix::mount::mount(
+                Some(&other),
+                &rootfs.join("b/dest"),
+                None::<&str>,
+                flags,
+                None::<&str>,
+            )
+            .unwrap();
+            let (a, b) = (rootfs.join("a"), rootfs.join("b"));
+            crate::race::set(race_point, move || {
+                let at = nix::fcntl::AT_FDCWD;
+                let exchange = nix::fcntl::RenameFlags::RENAME_EXCHANGE;
+                nix::fcntl::renameat2(at, &a, at, &b, exchange).unwrap();
+            });
+            let spec = serde_json::from_value(serde_json::json!({
+                "ociVersion": "1.0.2", "root": {"path": "rootfs"}}))
+            .unwrap();
+            SwapFixture { tmp, rootfs, spec }
+        }
+
+        /// Mounts `mount` (JSON) with the race armed.
+        fn mount(&self, mount: serde_json::Value) -> Res<()> {
+            let plan = Plan {
+                spec: &self.spec,
+                rootfs: &self.rootfs,
+                bundle: self.tmp.path(),
+                in_userns: false,
+                own_mount_ns: true,
+                bind_trees: &[],
+            };
+            let root = RootDir::open(&self.rootfs).unwrap();
+            let m: Mount = serde_json::from_value(mount).unwrap();
+            mount_entry(&root, &plan, &m, None)
+        }
+    }
+
     /// CVE-2021-30465 class: a bind's `ro` must land on that bind even when the destination's
     /// path leads elsewhere right after the mount (a sibling renamed the parent directories
     /// on a shared volume, so the path now names another mount of the same config).
@@ -501,53 +556,14 @@ mod tests {
         ) {
             return;
         }
-        let tmp = tempfile::tempdir().unwrap();
-        let rootfs = tmp.path().join("rootfs");
-        for d in ["a/dest", "b/dest"] {
-            std::fs::create_dir_all(rootfs.join(d)).unwrap();
-        }
-        let (src, other) = (tmp.path().join("src"), tmp.path().join("other"));
+        let f = SwapFixture::new("bind-attached");
+        let src = f.tmp.path().join("src");
         std::fs::create_dir_all(&src).unwrap();
-        std::fs::create_dir_all(&other).unwrap();
-        // An earlier mount of the config, writable, at /b/dest.
-        nix::mount::mount(
-            Some(&other),
-            &rootfs.join("b/dest"),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .unwrap();
-        let spec: oci_spec::runtime::Spec = serde_json::from_value(serde_json::json!({
-            "ociVersion": "1.0.2", "root": {"path": "rootfs"}}))
-        .unwrap();
-        let plan = Plan {
-            spec: &spec,
-            rootfs: &rootfs,
-            bundle: tmp.path(),
-            in_userns: false,
-            own_mount_ns: true,
-            bind_trees: &[],
-        };
-        let root = RootDir::open(&rootfs).unwrap();
-        let m: Mount = serde_json::from_value(serde_json::json!({
-            "destination": "/a/dest", "type": "bind", "source": src, "options": ["bind", "ro"]}))
-        .unwrap();
-        let (a, b) = (rootfs.join("a"), rootfs.join("b"));
-        crate::race::set("bind-attached", move || {
-            nix::fcntl::renameat2(
-                nix::fcntl::AT_FDCWD,
-                &a,
-                nix::fcntl::AT_FDCWD,
-                &b,
-                nix::fcntl::RenameFlags::RENAME_EXCHANGE,
-            )
-            .unwrap();
-        });
-        let result = mount_entry(&root, &plan, &m, None);
+        let result = f.mount(serde_json::json!({
+            "destination": "/a/dest", "type": "bind", "source": src, "options": ["bind", "ro"]}));
         // The bind of `src` now sits at /b/dest: it must be read-only, whatever /a/dest is.
-        let ours = nix::sys::statvfs::statvfs(&rootfs.join("b/dest")).unwrap();
-        let theirs = nix::sys::statvfs::statvfs(&rootfs.join("a/dest")).unwrap();
+        let ours = nix::sys::statvfs::statvfs(&f.rootfs.join("b/dest")).unwrap();
+        let theirs = nix::sys::statvfs::statvfs(&f.rootfs.join("a/dest")).unwrap();
         let ro = nix::sys::statvfs::FsFlags::ST_RDONLY;
         assert!(
             result.is_err() || ours.flags().contains(ro),
@@ -568,52 +584,13 @@ mod tests {
         ) {
             return;
         }
-        let tmp = tempfile::tempdir().unwrap();
-        let rootfs = tmp.path().join("rootfs");
-        for d in ["a/dest", "b/dest"] {
-            std::fs::create_dir_all(rootfs.join(d)).unwrap();
-        }
-        let other = tmp.path().join("other");
-        std::fs::create_dir_all(&other).unwrap();
-        nix::mount::mount(
-            Some(&other),
-            &rootfs.join("b/dest"),
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )
-        .unwrap();
-        let spec: oci_spec::runtime::Spec = serde_json::from_value(serde_json::json!({
-            "ociVersion": "1.0.2", "root": {"path": "rootfs"}}))
-        .unwrap();
-        let plan = Plan {
-            spec: &spec,
-            rootfs: &rootfs,
-            bundle: tmp.path(),
-            in_userns: false,
-            own_mount_ns: true,
-            bind_trees: &[],
-        };
-        let root = RootDir::open(&rootfs).unwrap();
-        let m: Mount = serde_json::from_value(serde_json::json!({
-            "destination": "/a/dest", "type": "tmpfs", "source": "tmpfs", "options": ["unbindable"]}))
-        .unwrap();
-        let (a, b) = (rootfs.join("a"), rootfs.join("b"));
-        crate::race::set("fs-mounted", move || {
-            nix::fcntl::renameat2(
-                nix::fcntl::AT_FDCWD,
-                &a,
-                nix::fcntl::AT_FDCWD,
-                &b,
-                nix::fcntl::RenameFlags::RENAME_EXCHANGE,
-            )
-            .unwrap();
-        });
-        let result = mount_entry(&root, &plan, &m, None);
+        let f = SwapFixture::new("fs-mounted");
+        let result = f.mount(serde_json::json!({
+            "destination": "/a/dest", "type": "tmpfs", "source": "tmpfs", "options": ["unbindable"]}));
         let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
         let other_line = mountinfo
             .lines()
-            .find(|l| l.contains(&format!("{} ", rootfs.join("a/dest").display())))
+            .find(|l| l.contains(&format!("{} ", f.rootfs.join("a/dest").display())))
             .unwrap_or_default()
             .to_string();
         assert!(result.is_err(), "the race must be noticed: {other_line}");
