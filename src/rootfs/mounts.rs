@@ -127,10 +127,6 @@ fn io_err(what: &str, e: impl std::fmt::Display) -> String {
     format!("{what}: {e}")
 }
 
-fn bind_source(plan: &Plan, m: &Mount) -> Res<PathBuf> {
-    bind_source_in(plan.bundle, m)
-}
-
 fn bind_source_in(bundle: &Path, m: &Mount) -> Res<PathBuf> {
     let src = m
         .source()
@@ -143,6 +139,47 @@ fn bind_source_in(bundle: &Path, m: &Mount) -> Res<PathBuf> {
     })
 }
 
+/// A bind mount's source, opened (O_PATH) by its host path.
+fn open_bind_source(bundle: &Path, m: &Mount) -> Res<(PathBuf, OwnedFd)> {
+    let path = bind_source_in(bundle, m)?;
+    let fd = nix::fcntl::open(
+        &path,
+        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
+        nix::sys::stat::Mode::empty(),
+    )
+    .map_err(|e| io_err(&format!("source {}", path.display()), io::Error::from(e)))?;
+    Ok((path, fd))
+}
+
+/// What the target must be for this source: a directory for a directory, else a file.
+fn target_kind(src: &OwnedFd) -> Res<Kind> {
+    let st = nix::sys::stat::fstat(src.as_fd()).map_err(|e| io_err("stat source", e))?;
+    Ok(if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        Kind::Dir
+    } else {
+        Kind::File
+    })
+}
+
+fn is_procfs(fd: &OwnedFd) -> bool {
+    nix::sys::statfs::fstatfs(fd.as_fd())
+        .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
+}
+
+/// A detached copy of the source mount (of its subtree for `rbind`) with the bind's flags
+/// already set: attributes go onto the mount's own fd before anything can see it, never to
+/// whatever a second lookup of the destination finds (the CVE-2021-30465 class: a racing
+/// rename on a shared volume could leave a bind writable). ENOSYS where the kernel lacks
+/// open_tree (5.2) or mount_setattr (5.12).
+fn clone_flagged(src: &OwnedFd, opts: &MountOptions) -> io::Result<OwnedFd> {
+    let tree = crate::syscall::open_tree_clone(src.as_fd(), opts.flags.contains(MsFlags::MS_REC))?;
+    let (set, clear) = opts.bind_attrs();
+    if set != 0 || clear != 0 {
+        crate::syscall::mount_setattr(tree.as_fd(), set, clear, 0)?;
+    }
+    Ok(tree)
+}
+
 /// A bind mount's source as a detached mount with its flags set, made while the init is
 /// still the host's root (see [`super::clone_bind_sources`]); `None` for other mounts, or
 /// where the kernel lacks open_tree/mount_setattr.
@@ -151,80 +188,37 @@ pub fn clone_bind_source(m: &Mount, bundle: &Path) -> Res<Option<OwnedFd>> {
     if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) {
         return Ok(None);
     }
-    let src_path = bind_source_in(bundle, m)?;
-    let src = nix::fcntl::open(
-        &src_path,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| {
-        io_err(
-            &format!("source {}", src_path.display()),
-            io::Error::from(e),
-        )
-    })?;
-    let recursive = opts.flags.contains(MsFlags::MS_REC);
-    let tree = crate::syscall::open_tree_clone(src.as_fd(), recursive).and_then(|tree| {
-        let (set, clear) = opts.bind_attrs();
-        if set != 0 || clear != 0 {
-            crate::syscall::mount_setattr(tree.as_fd(), set, clear, 0)?;
-        }
-        Ok(tree)
-    });
-    match tree {
+    let (src_path, src) = open_bind_source(bundle, m)?;
+    match clone_flagged(&src, &opts) {
         Ok(tree) => Ok(Some(tree)),
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(None),
         Err(e) => Err(io_err(&format!("bind {}", src_path.display()), e)),
     }
 }
 
+/// Creates the target for `src` inside the root and checks it against runc's /proc rules.
+fn bind_target(root: &RootDir, m: &Mount, src: &OwnedFd) -> Res<OwnedFd> {
+    let target = root
+        .ensure(m.destination(), target_kind(src)?)
+        .map_err(|e| io_err("create target", e))?;
+    check_proc_destination(root, &target, || is_procfs(src))?;
+    Ok(target)
+}
+
 /// Moves a bind made by [`clone_bind_source`] onto its destination.
 fn attach_premade_bind(root: &RootDir, m: &Mount, tree: &OwnedFd, opts: &MountOptions) -> Res<()> {
-    let st = nix::sys::stat::fstat(tree.as_fd()).map_err(|e| io_err("stat source", e))?;
-    let kind = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        Kind::Dir
-    } else {
-        Kind::File
-    };
-    let target = root
-        .ensure(m.destination(), kind)
-        .map_err(|e| io_err("create target", e))?;
-    check_proc_destination(root, &target, || {
-        nix::sys::statfs::fstatfs(tree.as_fd())
-            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
-    })?;
+    let target = bind_target(root, m, tree)?;
     crate::syscall::move_mount_onto(tree.as_fd(), target.as_fd())
         .map_err(|e| io_err("attach bind", e))?;
     finish(tree, opts)
 }
 
 fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Res<()> {
-    let src_path = bind_source(plan, m)?;
-    let src = nix::fcntl::open(
-        &src_path,
-        nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
-        nix::sys::stat::Mode::empty(),
-    )
-    .map_err(|e| {
-        io_err(
-            &format!("source {}", src_path.display()),
-            io::Error::from(e),
-        )
-    })?;
-    let is_dir = nix::sys::stat::fstat(src.as_fd())
-        .map(|st| st.st_mode & libc::S_IFMT == libc::S_IFDIR)
-        .map_err(|e| io_err("stat source", e))?;
-    let kind = if is_dir { Kind::Dir } else { Kind::File };
-    let target = root
-        .ensure(m.destination(), kind)
-        .map_err(|e| io_err("create target", e))?;
-    check_proc_destination(root, &target, || {
-        nix::sys::statfs::fstatfs(src.as_fd())
-            .is_ok_and(|st| st.filesystem_type() == nix::sys::statfs::PROC_SUPER_MAGIC)
-    })?;
-    let recursive = opts.flags.contains(MsFlags::MS_REC);
-    let attached = crate::syscall::open_tree_clone(src.as_fd(), recursive)
-        .and_then(|tree| attach_bind(&tree, &target, opts).map(|()| tree));
+    let (src_path, src) = open_bind_source(plan.bundle, m)?;
+    let target = bind_target(root, m, &src)?;
+    let attached = clone_flagged(&src, opts).and_then(|tree| {
+        crate::syscall::move_mount_onto(tree.as_fd(), target.as_fd()).map(|()| tree)
+    });
     match attached {
         Ok(tree) => {
             #[cfg(test)]
@@ -236,7 +230,7 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
         Err(e) => return Err(io_err(&format!("bind {}", src_path.display()), e)),
     }
     let mut flags = MsFlags::MS_BIND;
-    if recursive {
+    if opts.flags.contains(MsFlags::MS_REC) {
         flags |= MsFlags::MS_REC;
     }
     mount(
@@ -255,18 +249,6 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
         remount_bind(&mounted, opts)?;
     }
     finish(&mounted, opts)
-}
-
-/// The bind's flags go onto the detached copy of the source (`tree`), which is then moved
-/// onto the target: attributes and propagation are applied through the mount's own fd,
-/// never to whatever a second lookup of the destination finds by then (the
-/// CVE-2021-30465 class: a racing rename on a shared volume could leave a bind writable).
-fn attach_bind(tree: &OwnedFd, target: &OwnedFd, opts: &MountOptions) -> io::Result<()> {
-    let (set, clear) = opts.bind_attrs();
-    if set != 0 || clear != 0 {
-        crate::syscall::mount_setattr(tree.as_fd(), set, clear, 0)?;
-    }
-    crate::syscall::move_mount_onto(tree.as_fd(), target.as_fd())
 }
 
 /// A bind mount ignores all flags but MS_BIND|MS_REC; ro/nosuid/... need a remount, which
