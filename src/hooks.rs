@@ -12,8 +12,8 @@
 //! A failing hook of the first four kinds fails the operation; poststart and poststop
 //! failures are warnings and the operation goes on.
 
-use crate::container::OciState;
 use crate::error::{Error, Result};
+use crate::oci_state::OciState;
 use oci_spec::runtime::{Hook, Hooks, Spec};
 use std::io::Write;
 use std::path::Path;

@@ -12,6 +12,7 @@ pub mod init;
 pub mod launch;
 pub mod log;
 pub mod lsm;
+pub mod oci_state;
 #[cfg(test)]
 pub(crate) mod race;
 pub mod rootfs;

@@ -910,3 +910,20 @@ pub fn mount_id(fd: BorrowedFd<'_>) -> io::Result<u64> {
     }
     Ok(stx.stx_mnt_id)
 }
+
+/// Sends one fd over a unix socket (SCM_RIGHTS on a one-byte message).
+pub fn send_fd(sock: &std::os::unix::net::UnixStream, fd: std::os::fd::RawFd) -> io::Result<()> {
+    sendfd::SendWithFd::send_with_fd(sock, &[0u8], &[fd]).map(|_| ())
+}
+
+/// Receives one fd sent with SCM_RIGHTS.
+pub fn recv_fd(sock: &std::os::unix::net::UnixStream) -> io::Result<std::os::fd::OwnedFd> {
+    let mut buf = [0u8; 4096];
+    let mut fds = [0 as std::os::fd::RawFd; 1];
+    let (_, n) = sendfd::RecvWithFd::recv_with_fd(sock, &mut buf, &mut fds)?;
+    if n != 1 {
+        return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd arrived"));
+    }
+    // SAFETY: the fd arrived through SCM_RIGHTS and belongs to us now.
+    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) })
+}

@@ -119,7 +119,7 @@ fn send_master(console_fd: RawFd, master: &OwnedFd) -> Result<()> {
 
 /// In the parent: receives the master that the init sent over `sock`.
 pub fn receive_master(sock: &UnixStream) -> Result<OwnedFd> {
-    crate::launch::channel::recv_fd(sock).ctx(|| "receive pty master")
+    crate::syscall::recv_fd(sock).ctx(|| "receive pty master")
 }
 
 /// Puts our stdin in raw mode while the container owns the terminal; restores it on drop.

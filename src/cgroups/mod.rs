@@ -14,7 +14,6 @@
 //! and its placement rules are not runc's.
 
 mod devices;
-pub mod mount;
 mod resources;
 pub mod stats;
 
@@ -171,7 +170,12 @@ impl Cgroup {
                     .join(&requested)
             };
             let rel = inner.strip_prefix(&h.mount_root).unwrap_or(&inner);
-            let dir = h.mount_point.join(crate::rootfs::resolve::relative(rel));
+            // Relative to the mount point (cgroupsPath was checked to hold no `..`).
+            let rel: PathBuf = rel
+                .components()
+                .filter(|c| matches!(c, std::path::Component::Normal(_)))
+                .collect();
+            let dir = h.mount_point.join(rel);
             cg.inner = inner;
             if h.v2 {
                 cg.unified_mount = Some(h.mount_point.clone());

@@ -6,6 +6,7 @@
 
 use crate::cgroups::{Cgroup, read_small};
 use crate::error::{Context, Error, Result, at};
+pub use crate::oci_state::OciState;
 use oci_spec::runtime::Spec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -221,22 +222,6 @@ impl State {
             owner: String::new(),
         }
     }
-}
-
-/// Field names and order of runc's `state` output.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct OciState {
-    #[serde(rename = "ociVersion")]
-    pub oci_version: String,
-    pub id: String,
-    pub pid: i32,
-    pub status: String,
-    pub bundle: String,
-    pub rootfs: String,
-    pub created: String,
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub annotations: BTreeMap<String, String>,
-    pub owner: String,
 }
 
 /// Go's RFC3339Nano, which runc uses: nanoseconds with trailing zeros trimmed.

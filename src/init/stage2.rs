@@ -40,7 +40,7 @@ pub fn run(
     let exec = match process {
         Some(process) => Some(super::process::prepare(cfg, process, facts, &mut |fd| {
             send(chan, &FromInit::SeccompListener)?;
-            crate::launch::channel::send_fd(chan.stream(), std::os::fd::AsRawFd::as_raw_fd(&fd))
+            crate::syscall::send_fd(chan.stream(), std::os::fd::AsRawFd::as_raw_fd(&fd))
                 .ctx(|| "send the seccomp notify fd to the parent")
         })?),
         None => None,
@@ -90,7 +90,7 @@ fn build_container(
     cfg: &InitConfig,
     process: Option<&oci_spec::runtime::Process>,
     chan: &mut Channel,
-    hook_state: Option<&crate::container::OciState>,
+    hook_state: Option<&crate::oci_state::OciState>,
     bind_trees: &[Option<std::os::fd::OwnedFd>],
 ) -> Result<()> {
     nix::sys::stat::umask(nix::sys::stat::Mode::empty());
@@ -105,7 +105,6 @@ fn build_container(
             crate::lsm::set_selinux_key_label("").ctx(|| "process.selinuxLabel")?;
         }
     }
-    crate::cgroups::mount::set_container_cgroup(cfg.cgroup.clone());
     let spec = &cfg.spec;
     let has_ns = |t: LinuxNamespaceType| {
         spec.linux()
@@ -119,6 +118,7 @@ fn build_container(
         bundle: &cfg.bundle,
         in_userns: has_ns(LinuxNamespaceType::User),
         own_mount_ns: has_ns(LinuxNamespaceType::Mount),
+        cgroup: &cfg.cgroup,
         bind_trees,
     };
     let root = rootfs::mount_all(&plan)?;
@@ -145,7 +145,7 @@ fn build_container(
 fn run_creation_hooks(
     cfg: &InitConfig,
     chan: &mut Channel,
-    state: Option<&crate::container::OciState>,
+    state: Option<&crate::oci_state::OciState>,
 ) -> Result<()> {
     let spec = &cfg.spec;
     if !hooks::hooks_of(spec, hooks::Kind::Prestart).is_empty()

@@ -45,7 +45,7 @@ pub enum ToInit {
     IdMapsWritten,
     /// The parent recorded the container's pid; the init may start setting up. Carries the
     /// state hooks get on stdin (`create` only).
-    Go(Option<Box<crate::container::OciState>>),
+    Go(Option<Box<crate::oci_state::OciState>>),
     /// prestart and createRuntime hooks have run.
     HooksDone,
     /// The parent recorded `created`; the init drops its parent-death signal.
@@ -112,23 +112,6 @@ impl Channel {
             .map(Some)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))
     }
-}
-
-/// Sends one fd over a unix socket (SCM_RIGHTS on a one-byte message).
-pub fn send_fd(sock: &UnixStream, fd: std::os::fd::RawFd) -> io::Result<()> {
-    sendfd::SendWithFd::send_with_fd(sock, &[0u8], &[fd]).map(|_| ())
-}
-
-/// Receives one fd sent with SCM_RIGHTS.
-pub fn recv_fd(sock: &UnixStream) -> io::Result<std::os::fd::OwnedFd> {
-    let mut buf = [0u8; 4096];
-    let mut fds = [0 as std::os::fd::RawFd; 1];
-    let (_, n) = sendfd::RecvWithFd::recv_with_fd(sock, &mut buf, &mut fds)?;
-    if n != 1 {
-        return Err(io::Error::new(io::ErrorKind::InvalidData, "no fd arrived"));
-    }
-    // SAFETY: the fd arrived through SCM_RIGHTS and belongs to us now.
-    Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) })
 }
 
 #[cfg(test)]

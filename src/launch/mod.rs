@@ -296,9 +296,9 @@ pub(crate) fn forward_seccomp_listener(
     chan: &Channel,
     spec: &oci_spec::runtime::Spec,
     pid: i32,
-    state: &crate::container::OciState,
+    state: &crate::oci_state::OciState,
 ) -> Result<()> {
-    let fd = channel::recv_fd(chan.stream()).ctx(|| "receive the seccomp notify fd")?;
+    let fd = crate::syscall::recv_fd(chan.stream()).ctx(|| "receive the seccomp notify fd")?;
     if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
         crate::seccomp::listener::send(s, &fd, pid, state)?;
     }

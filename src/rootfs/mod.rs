@@ -4,6 +4,7 @@
 //! Runs in the init, inside the container's mount namespace, before the process is exec'd.
 //! Every target is resolved through [`resolve::RootDir`] and mounted onto by fd.
 
+mod cgroupfs;
 mod copyup;
 mod devices;
 pub(crate) mod mounts;
@@ -29,6 +30,9 @@ pub struct Plan<'a> {
     pub in_userns: bool,
     /// The container has a mount namespace of its own; without one we only chroot.
     pub own_mount_ns: bool,
+    /// The container's cgroup, for a `cgroup` mount (a new cgroup namespace hides the real
+    /// paths from /proc/self/cgroup).
+    pub cgroup: &'a crate::cgroups::Cgroup,
     /// Bind mounts cloned on the host side before the user namespace was entered
     /// ([`clone_bind_sources`]), by index in `mounts`.
     pub bind_trees: &'a [Option<std::os::fd::OwnedFd>],
@@ -64,7 +68,14 @@ pub fn mount_all(plan: &Plan) -> Result<RootDir> {
     let mounts = plan.spec.mounts().as_deref().unwrap_or_default();
     for (i, m) in mounts.iter().enumerate() {
         let tree = plan.bind_trees.get(i).and_then(Option::as_ref);
-        mounts::mount_entry(&root, plan, m, tree).map_err(|e| {
+        let mounted = match mounts::cgroup_mount_options(m) {
+            Some(Ok(opts)) if tree.is_none() => {
+                cgroupfs::mount_cgroupfs(&root, m.destination(), &opts, plan.cgroup)
+            }
+            Some(Err(e)) => Err(e),
+            _ => mounts::mount_entry(&root, plan, m, tree),
+        };
+        mounted.map_err(|e| {
             Error::other(format!("mounts[{i}] ({}): {e}", m.destination().display()))
         })?;
     }

@@ -10,7 +10,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-type Res<T> = std::result::Result<T, String>;
+pub(super) type Res<T> = std::result::Result<T, String>;
 
 pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount, tree: Option<&OwnedFd>) -> Res<()> {
     let mut opts = options::parse(m.options().as_deref().unwrap_or_default())?;
@@ -36,8 +36,6 @@ pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount, tree: Option<&OwnedFd
         attach_premade_bind(root, m, tree, &opts)
     } else if opts.is_bind() || typ == "bind" {
         bind_mount(root, plan, m, &opts)
-    } else if typ == "cgroup" || typ == "cgroup2" {
-        crate::cgroups::mount::mount_cgroupfs(root, dest, &opts, plan.spec)
     } else {
         fs_mount(root, m, typ, &opts, mount_label(plan))
     }
@@ -114,6 +112,18 @@ fn check_proc_destination(
     ))
 }
 
+/// The options of a `cgroup` or `cgroup2` mount that is not a bind: the container's view of
+/// its cgroups (`cgroupfs.rs`); `None` for every other mount.
+pub fn cgroup_mount_options(m: &Mount) -> Option<Res<MountOptions>> {
+    if !matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
+        return None;
+    }
+    match options::parse(m.options().as_deref().unwrap_or_default()) {
+        Ok(opts) if opts.is_bind() => None,
+        parsed => Some(parsed),
+    }
+}
+
 /// `linux.mountLabel` when SELinux is on (ignored otherwise, as runc).
 fn mount_label<'a>(plan: &Plan<'a>) -> Option<&'a str> {
     plan.spec
@@ -123,7 +133,7 @@ fn mount_label<'a>(plan: &Plan<'a>) -> Option<&'a str> {
         .filter(|l| !l.is_empty() && crate::lsm::selinux_enabled())
 }
 
-fn io_err(what: &str, e: impl std::fmt::Display) -> String {
+pub(super) fn io_err(what: &str, e: impl std::fmt::Display) -> String {
     format!("{what}: {e}")
 }
 
@@ -253,7 +263,7 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
 
 /// A bind mount ignores all flags but MS_BIND|MS_REC; ro/nosuid/... need a remount, which
 /// must repeat the flags the kernel locked on the source mount.
-pub fn remount_bind(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
+pub(super) fn remount_bind(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
     let st = nix::sys::statvfs::fstatvfs(target.as_fd()).map_err(|e| io_err("statvfs", e))?;
     let keep = super::locked_flags(&st) - opts.cleared;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | opts.remount_flags() | keep;
@@ -317,7 +327,7 @@ fn fs_mount(
 /// it is mounted where `target` is now. A rename racing us could otherwise make the lookup find another mount, which
 /// would then get this mount's propagation and attributes (the CVE-2021-30465 class).
 /// Kernels without STATX_MNT_ID (before 5.8) skip the check.
-fn reopen_new_mount(root: &RootDir, dest: &Path, target: &OwnedFd) -> Res<OwnedFd> {
+pub(super) fn reopen_new_mount(root: &RootDir, dest: &Path, target: &OwnedFd) -> Res<OwnedFd> {
     #[cfg(test)]
     crate::race::hit("fs-mounted");
     let mounted = root.resolve(dest).map_err(|e| io_err("reopen target", e))?;
@@ -378,7 +388,7 @@ fn mount_fs_onto(source: &str, target: &OwnedFd, typ: &str, flags: MsFlags, data
     .map_err(|e| io_err(&format!("mount {typ}"), e))
 }
 
-fn finish(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
+pub(super) fn finish(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
     for p in &opts.propagation {
         mount(
             None::<&str>,
@@ -397,7 +407,7 @@ fn finish(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
 }
 
 /// Mounts `source` of `typ` at `dest` inside the root (used by the cgroup mount).
-pub fn mount_fs_at(
+pub(super) fn mount_fs_at(
     root: &RootDir,
     dest: &Path,
     source: &str,
@@ -409,11 +419,11 @@ pub fn mount_fs_at(
         .ensure(dest, Kind::Dir)
         .map_err(|e| io_err("create target", e))?;
     mount_fs_onto(source, &target, typ, flags, data)?;
-    root.resolve(dest).map_err(|e| io_err("reopen target", e))
+    reopen_new_mount(root, dest, &target)
 }
 
 /// Bind mounts host `src` at `dest` inside the root (used by the cgroup mount).
-pub fn bind_at(root: &RootDir, dest: &Path, src: &Path, flags: MsFlags) -> Res<()> {
+pub(super) fn bind_at(root: &RootDir, dest: &Path, src: &Path, flags: MsFlags) -> Res<()> {
     let target = root
         .ensure(dest, Kind::Dir)
         .map_err(|e| io_err("create target", e))?;
@@ -438,10 +448,6 @@ pub fn bind_at(root: &RootDir, dest: &Path, src: &Path, flags: MsFlags) -> Res<(
         .map_err(|e| io_err("remount bind", e))?;
     }
     Ok(())
-}
-
-pub fn finish_mount(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
-    finish(target, opts)
 }
 
 #[cfg(test)]
@@ -480,6 +486,7 @@ mod tests {
         tmp: tempfile::TempDir,
         rootfs: PathBuf,
         spec: oci_spec::runtime::Spec,
+        cgroup: crate::cgroups::Cgroup,
     }
 
     impl SwapFixture {
@@ -509,7 +516,12 @@ mod tests {
             let spec = serde_json::from_value(serde_json::json!({
                 "ociVersion": "1.0.2", "root": {"path": "rootfs"}}))
             .unwrap();
-            SwapFixture { tmp, rootfs, spec }
+            SwapFixture {
+                tmp,
+                rootfs,
+                spec,
+                cgroup: Default::default(),
+            }
         }
 
         /// Mounts `mount` (JSON) with the race armed.
@@ -520,6 +532,7 @@ mod tests {
                 bundle: self.tmp.path(),
                 in_userns: false,
                 own_mount_ns: true,
+                cgroup: &self.cgroup,
                 bind_trees: &[],
             };
             let root = RootDir::open(&self.rootfs).unwrap();

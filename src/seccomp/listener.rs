@@ -2,8 +2,8 @@
 //! one message whose body is the container process state (`containerProcessState`) and whose
 //! SCM_RIGHTS carry the fds it names.
 
-use crate::container::OciState;
 use crate::error::{Error, Result};
+use crate::oci_state::OciState;
 use oci_spec::runtime::LinuxSeccomp;
 use sendfd::SendWithFd;
 use std::os::fd::{AsRawFd, OwnedFd};
