@@ -19,5 +19,6 @@ pub mod rootfs;
 pub mod seccomp;
 pub mod signal;
 pub mod spec;
+pub mod sync;
 pub mod syscall;
 pub mod tty;

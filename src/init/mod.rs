@@ -11,8 +11,7 @@ mod process;
 mod stage2;
 
 use crate::error::{Error, Result};
-use crate::launch::INIT_SOCK_ENV;
-use crate::launch::channel::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
+use crate::sync::{Channel, FromInit, INIT_SOCK_ENV, InitConfig, PROTOCOL_VERSION, ToInit};
 use std::os::fd::FromRawFd;
 use std::os::unix::net::UnixStream;
 

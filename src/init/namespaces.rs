@@ -3,7 +3,7 @@
 
 use super::{recv, send};
 use crate::error::{Context, Error, Result, at};
-use crate::launch::channel::{Channel, FromInit, InitConfig, ToInit};
+use crate::sync::{Channel, FromInit, InitConfig, ToInit};
 use nix::sched::CloneFlags;
 use oci_spec::runtime::{LinuxNamespace, LinuxNamespaceType};
 use std::fs::File;

@@ -3,7 +3,7 @@
 //! executable looked up through the container's PATH.
 
 use crate::error::{Context, Error, Result, io_text};
-use crate::launch::channel::InitConfig;
+use crate::sync::InitConfig;
 use caps::CapSet;
 use oci_spec::runtime::{
     Capabilities, IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag,

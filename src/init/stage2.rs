@@ -4,8 +4,8 @@
 use super::{recv, send};
 use crate::error::{Context, Error, Result};
 use crate::hooks;
-use crate::launch::channel::{Channel, FromInit, InitConfig, ToInit};
 use crate::rootfs;
+use crate::sync::{Channel, FromInit, InitConfig, ToInit};
 use oci_spec::runtime::LinuxNamespaceType;
 use std::convert::Infallible;
 use std::io::Read;

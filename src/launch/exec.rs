@@ -3,13 +3,13 @@
 //! container init's namespaces instead of creating any, and is placed in the container's
 //! cgroup (or a sub-cgroup with `--cgroup`) before it does.
 
-use super::channel::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
 use super::{
     Cleanup, Launched, Placement, check_console_flags, console_fds, socket_activation, spawn_init,
     write_pid_file,
 };
 use crate::container::{Container, ProcessId, Status};
 use crate::error::{Context, Error, Result, at};
+use crate::sync::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
 use oci_spec::runtime::Process;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::net::UnixStream;

@@ -5,7 +5,6 @@
 //! hands over the console socket, writes the pid file and records `created`. Any failure
 //! undoes all of it: no state dir, cgroup, mount or process is left behind.
 
-pub mod channel;
 mod exec;
 mod sealed;
 
@@ -16,8 +15,8 @@ use crate::container::{Phase, ProcessId, State, StateRoot, lock_dir, validate_id
 use crate::error::{Context, Error, Result, at};
 use crate::log;
 use crate::spec::{Bundle, load_bundle};
+use crate::sync::{Channel, FromInit, INIT_SOCK_ENV, InitConfig, PROTOCOL_VERSION, ToInit};
 use crate::syscall::{SpawnError, SpawnStep, set_cloexec};
-use channel::{Channel, FromInit, InitConfig, PROTOCOL_VERSION, ToInit};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::sys::wait::WaitStatus;
@@ -29,9 +28,6 @@ use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-/// Env var naming the sync socket's fd in the init; nothing else passes through env.
-pub const INIT_SOCK_ENV: &str = "_CORRAL_INIT_SOCK";
 
 #[derive(Debug, Default, Clone)]
 pub struct CreateOptions {

@@ -1,5 +1,35 @@
-//! The one socketpair between `corral create` (parent) and the init stages (child): typed,
-//! versioned messages, each a u32 length followed by JSON.
+//! The sync protocol: the one socketpair between the parent (`corral create`, `run`, `exec`;
+//! `launch/`) and the init stages (the child; `init/`). Both sides use this module and nothing
+//! else of each other. Typed, versioned messages, each a u32 length followed by JSON; two fds
+//! travel beside them with SCM_RIGHTS.
+//!
+//! The order of a `create` (an `exec` is the same with no id maps, no hooks and no fifo, and
+//! `Go` carries no state):
+//!
+//! ```text
+//!  parent (launch/)                                 init (init/)
+//!  ───────────────                                  ────────────
+//!  Config ─────────────────────────────────────────► stage 1: joins/creates namespaces
+//!          ◄──────────────────────────────────────── NeedIdMaps     (new user ns only)
+//!  writes uid_map/gid_map
+//!  IdMapsWritten ──────────────────────────────────►
+//!                                                   forks stage 2 (CLONE_PARENT), exits
+//!          ◄──────────────────────────────────────── Pid(n)         (checked: our child)
+//!  records the pid, reaps stage 1
+//!  Go(state) ──────────────────────────────────────► stage 2: mounts, devices
+//!          ◄──────────────────────────────────────── RunHooks       (prestart/createRuntime)
+//!  runs the hooks
+//!  HooksDone ──────────────────────────────────────► createContainer hooks, pivot_root, ...
+//!          ◄──────────────────────────────────────── SeccompListener + fd   (NOTIFY profiles)
+//!  sends the fd to listenerPath; later reads are
+//!  bounded (the agent may never answer)
+//!          ◄──────────────────────────────────────── Ready
+//!  writes the pid file, records `created`
+//!  Commit ─────────────────────────────────────────►
+//!          ◄──────────────────────────────────────── Committed; then blocks on the exec fifo
+//! ```
+//! At any step the init may send `Error(text)` instead and exit; the parent then undoes
+//! everything. A closed socket before `Committed` means the init died.
 
 use crate::cgroups::Cgroup;
 use oci_spec::runtime::Spec;
@@ -8,6 +38,9 @@ use serde::{Deserialize, Serialize};
 use std::io::{self, Read, Write};
 use std::os::unix::net::UnixStream;
 use std::path::PathBuf;
+
+/// Env var naming the sync socket's fd in the init; nothing else passes through env.
+pub const INIT_SOCK_ENV: &str = "_CORRAL_INIT_SOCK";
 
 /// Bumped whenever a message changes shape; parent and init are the same binary, but a
 /// mismatch would mean a stale init and is refused.
