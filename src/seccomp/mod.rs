@@ -15,7 +15,10 @@ use crate::error::{Error, Result};
 use libseccomp::{
     ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
 };
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompOperator};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag as Flag,
+    LinuxSeccompOperator,
+};
 use std::os::fd::OwnedFd;
 use std::str::FromStr;
 
@@ -128,18 +131,16 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         }
     }
     for (i, flag) in s.flags().as_deref().unwrap_or_default().iter().enumerate() {
-        let name = json_name(flag);
         let path = format!("{base}.flags[{i}]");
-        let r = match name.as_str() {
-            "SECCOMP_FILTER_FLAG_LOG" => ctx.set_ctl_log(true).map(|_| ()),
-            "SECCOMP_FILTER_FLAG_SPEC_ALLOW" => ctx.set_ctl_ssb(true).map(|_| ()),
-            WAIT_KILLABLE_RECV => {
+        let r = match flag {
+            Flag::SeccompFilterFlagLog => ctx.set_ctl_log(true).map(|_| ()),
+            Flag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true).map(|_| ()),
+            Flag::SeccompFilterFlagWaitKillableRecv => {
                 check_wait_killable(s, &path)?;
                 Ok(())
             }
             // The init loads the filter while single-threaded: no other thread to synchronise.
-            "SECCOMP_FILTER_FLAG_TSYNC" => Ok(()),
-            other => return Err(Error::config(path, format!("unknown flag {other}"))),
+            Flag::SeccompFilterFlagTsync => Ok(()),
         };
         r.map_err(|e| err(path, e))?;
     }
@@ -193,12 +194,8 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
 
 const WAIT_KILLABLE_RECV: &str = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";
 
-fn has_flag(s: &LinuxSeccomp, name: &str) -> bool {
-    s.flags()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .any(|f| json_name(f) == name)
+fn has_flag(s: &LinuxSeccomp, flag: Flag) -> bool {
+    s.flags().as_deref().unwrap_or_default().contains(&flag)
 }
 
 /// libseccomp gained an attribute for WAIT_KILLABLE_RECV only in 2.6 (Debian 12 has 2.5.4), so
@@ -253,13 +250,13 @@ fn kernel_flags(s: &LinuxSeccomp) -> libc::c_ulong {
     if notifies(s) {
         flags |= libc::SECCOMP_FILTER_FLAG_NEW_LISTENER;
     }
-    if has_flag(s, "SECCOMP_FILTER_FLAG_LOG") {
+    if has_flag(s, Flag::SeccompFilterFlagLog) {
         flags |= libc::SECCOMP_FILTER_FLAG_LOG;
     }
-    if has_flag(s, "SECCOMP_FILTER_FLAG_SPEC_ALLOW") {
+    if has_flag(s, Flag::SeccompFilterFlagSpecAllow) {
         flags |= libc::SECCOMP_FILTER_FLAG_SPEC_ALLOW;
     }
-    if has_flag(s, WAIT_KILLABLE_RECV) {
+    if has_flag(s, Flag::SeccompFilterFlagWaitKillableRecv) {
         flags |= libc::SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV;
     }
     flags
@@ -329,7 +326,7 @@ pub fn notifies(s: &LinuxSeccomp) -> bool {
 /// exec). Returns the notify listener fd when the profile has SCMP_ACT_NOTIFY rules.
 pub fn load(s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
     let ctx = build(s)?;
-    if has_flag(s, WAIT_KILLABLE_RECV) || enosys::needed(s) {
+    if has_flag(s, Flag::SeccompFilterFlagWaitKillableRecv) || enosys::needed(s) {
         return load_exported(&ctx, s);
     }
     ctx.load()
