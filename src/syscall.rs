@@ -1,6 +1,8 @@
-//! Thin wrappers over the Linux syscalls that nix does not cover (openat2, mount_setattr,
-//! close_range, clone with CLONE_PARENT, TIOCGPTPEER). Every `unsafe` in the crate that is not a
-//! plain nix call lives here, next to its reason.
+//! Thin wrappers over the Linux syscalls that nix does not cover (openat2, open_tree,
+//! move_mount, mount_setattr, close_range, clone3 and clone with CLONE_PARENT, pidfd, seccomp(2),
+//! TIOCGPTPEER, fd passing). Most of the crate's `unsafe` lives here, each block next to its
+//! reason; the few elsewhere are single libc calls with their own `// SAFETY:` line (clippy
+//! denies an undocumented one).
 
 use std::ffi::{CStr, CString};
 use std::io;

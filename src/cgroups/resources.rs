@@ -49,7 +49,8 @@ impl Cgroup {
         self.layout == Some(Layout::V2)
     }
 
-    /// Applies every resource of the config (device rules included).
+    /// Applies every resource of the config but the device rules, which only `create`
+    /// applies (`Cgroup::apply`); `update` leaves them as they are, as runc's update does.
     pub fn apply_resources(&self, r: &LinuxResources) -> Result<()> {
         let r = &zero_means_unset(r);
         if let Some(m) = r.memory() {

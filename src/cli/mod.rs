@@ -1,5 +1,6 @@
 //! The command line, with runc's commands, global flags and per-command flags. One file per
-//! command; each parses its flags and calls into the library. No syscalls here.
+//! command; each parses its flags and calls into the library. The only syscalls here are the
+//! checks of what the caller passed (`--preserve-fds`) and `run`'s child subreaper.
 
 mod create;
 mod delete;

@@ -49,7 +49,8 @@ pub struct Launched {
     pub terminal: bool,
 }
 
-/// Undoes a half-made container if `create` fails or panics part way.
+/// Undoes a half-made container if `create` fails part way (the release build aborts on a
+/// panic, so no cleanup runs then: input must never panic).
 pub(crate) struct Cleanup {
     pub(crate) dir: Option<PathBuf>,
     pub(crate) cgroup: Option<Cgroup>,
