@@ -929,3 +929,13 @@ pub fn recv_fd(sock: &std::os::unix::net::UnixStream) -> io::Result<std::os::fd:
     // SAFETY: the fd arrived through SCM_RIGHTS and belongs to us now.
     Ok(unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) })
 }
+
+/// Bytes written to the pipe `fd` that its reader has not taken yet (FIONREAD).
+pub fn unread_bytes(fd: BorrowedFd<'_>) -> io::Result<usize> {
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one int into `n`, which outlives the call.
+    if unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut n) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(n.max(0) as usize)
+}

@@ -548,3 +548,31 @@ fn create_in_an_occupied_cgroup_is_refused() {
     assert_eq!(processes_in_cgroup(&cgroup_path(&rt, &first)).len(), 1);
     rt.cleanup(&first);
 }
+
+/// go-runc's `Stats` reads `events --stats` through a pipe that Go closes as soon as the
+/// runtime exits; a runtime faster than its reader made the call fail ("file already
+/// closed", seen in the go-runc lane). corral waits until the line has been read.
+#[test]
+fn events_stats_waits_until_its_line_is_read() {
+    let rt = Runtime::corral();
+    let id = unique_id("stats-read");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&Bundle::with_args(&["sleep", "1000"]), &id);
+    let mut child = rt
+        .cmd()
+        .args(["events", "--stats", &id])
+        .stdout(std::process::Stdio::piped())
+        .stdin(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited before its output was read"
+    );
+    let mut line = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut line).unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(line.starts_with("{\"type\":\"stats\""), "{line}");
+    rt.cleanup(&id);
+}

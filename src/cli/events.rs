@@ -45,6 +45,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
             "stats",
             Some(serde_json::to_value(container.state.cgroup.stats())?),
         )?;
+        wait_until_stdout_is_read();
         return Ok(0);
     }
     let mut ooms = container.state.cgroup.oom_kills();
@@ -69,6 +70,36 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
             next_stats += interval;
         }
         std::thread::sleep(interval.min(Duration::from_millis(100)));
+    }
+}
+
+/// go-runc's `Stats` reads our stdout through a pipe while its default monitor waits for us
+/// in another goroutine, and Go's `Wait` closes that pipe as soon as we exit: a runtime that
+/// exits before the reader got to the line makes the call fail ("read |0: file already
+/// closed"; runc is slow enough to win that race, corral sometimes is not). So when stdout is
+/// a pipe, exit only once the reader has taken everything we wrote, has closed its end, or
+/// after 2 s.
+fn wait_until_stdout_is_read() {
+    let stdout = std::io::stdout();
+    let fd = std::os::fd::AsFd::as_fd(&stdout);
+    let is_pipe =
+        nix::sys::stat::fstat(fd).is_ok_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFIFO);
+    if !is_pipe {
+        return;
+    }
+    let reader_gone = || {
+        let mut pfd = [nix::poll::PollFd::new(fd, nix::poll::PollFlags::POLLOUT)];
+        nix::poll::poll(&mut pfd, nix::poll::PollTimeout::ZERO).is_err()
+            || pfd[0]
+                .revents()
+                .is_some_and(|r| r.contains(nix::poll::PollFlags::POLLERR))
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while crate::syscall::unread_bytes(fd).is_ok_and(|n| n > 0)
+        && !reader_gone()
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(1));
     }
 }
 
