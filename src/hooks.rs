@@ -108,15 +108,53 @@ pub fn run_in(spec: &Spec, kind: Kind, state: &OciState, dir: Option<&Path>) -> 
     }
     let json = serde_json::to_vec(state).map_err(|e| Error::other(format!("encode state: {e}")))?;
     for (i, hook) in hooks.iter().enumerate() {
-        run_one(hook, &json, dir).map_err(|why| {
-            Error::other(format!(
-                "hooks.{}[{i}] ({}): {why}",
-                kind.json_name(),
-                hook.path().display()
-            ))
-        })?;
+        run_one(hook, &json, dir).map_err(|why| why.into_error(hook_name(kind, i, hook)))?;
     }
     Ok(())
+}
+
+/// How errors name a hook: `hooks.prestart[0] (/usr/bin/x)`.
+fn hook_name(kind: Kind, i: usize, hook: &Hook) -> String {
+    format!(
+        "hooks.{}[{i}] ({})",
+        kind.json_name(),
+        hook.path().display()
+    )
+}
+
+/// Why one hook failed.
+#[derive(Debug, thiserror::Error)]
+enum HookFailure {
+    #[error("{step}: {err}")]
+    Io {
+        step: &'static str,
+        err: std::io::Error,
+    },
+    #[error("timed out after {0}s")]
+    TimedOut(i64),
+    /// It ran and failed; what it printed (the first 4 KiB) says why.
+    #[error("{status}: {output}")]
+    Failed {
+        status: std::process::ExitStatus,
+        output: String,
+    },
+}
+
+impl HookFailure {
+    fn io(step: &'static str) -> impl FnOnce(std::io::Error) -> HookFailure {
+        move |err| HookFailure::Io { step, err }
+    }
+
+    /// The crate's error, naming the hook; a failed system call keeps its errno.
+    fn into_error(self, hook: String) -> Error {
+        match self {
+            HookFailure::Io { step, err } => Error::Io {
+                context: format!("{hook}: {step}"),
+                err,
+            },
+            other => Error::other(format!("{hook}: {other}")),
+        }
+    }
 }
 
 pub fn run_warning_only(spec: &Spec, kind: Kind, state: &OciState) {
@@ -125,16 +163,12 @@ pub fn run_warning_only(spec: &Spec, kind: Kind, state: &OciState) {
     };
     for (i, hook) in hooks_of(spec, kind).iter().enumerate() {
         if let Err(why) = run_one(hook, &json, None) {
-            crate::log::warn(format!(
-                "hooks.{}[{i}] ({}): {why}",
-                kind.json_name(),
-                hook.path().display()
-            ));
+            crate::log::warn(format!("{}: {why}", hook_name(kind, i, hook)));
         }
     }
 }
 
-fn run_one(hook: &Hook, state: &[u8], dir: Option<&Path>) -> std::result::Result<(), String> {
+fn run_one(hook: &Hook, state: &[u8], dir: Option<&Path>) -> Result<(), HookFailure> {
     let mut cmd = Command::new(hook.path());
     let args = hook.args().clone().unwrap_or_default();
     if let Some((arg0, rest)) = args.split_first() {
@@ -159,11 +193,10 @@ fn run_one(hook: &Hook, state: &[u8], dir: Option<&Path>) -> std::result::Result
             Ok(())
         });
     }
-    let out = tempfile_for_output()?;
-    cmd.stdin(Stdio::piped())
-        .stdout(out.try_clone().map_err(|e| e.to_string())?)
-        .stderr(out.try_clone().map_err(|e| e.to_string())?);
-    let mut child = cmd.spawn().map_err(|e| format!("start: {e}"))?;
+    let out = tempfile_for_output().map_err(HookFailure::io("memfd_create"))?;
+    let dup = || out.try_clone().map_err(HookFailure::io("dup output"));
+    cmd.stdin(Stdio::piped()).stdout(dup()?).stderr(dup()?);
+    let mut child = cmd.spawn().map_err(HookFailure::io("start"))?;
     // The timeout covers writing the state too: a hook that never reads its stdin must not
     // block us on a full pipe. A timeout too large to add to now is no timeout.
     let deadline = hook
@@ -175,7 +208,7 @@ fn run_one(hook: &Hook, state: &[u8], dir: Option<&Path>) -> std::result::Result
             pipe,
             nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
         )
-        .map_err(|e| format!("stdin: {e}"))?;
+        .map_err(|e| HookFailure::io("stdin")(e.into()))?;
     }
     let status = loop {
         if let Some((pipe, written)) = &mut stdin
@@ -184,23 +217,23 @@ fn run_one(hook: &Hook, state: &[u8], dir: Option<&Path>) -> std::result::Result
             // All written, or the hook closed its stdin (that is its business): EOF for it.
             stdin = None;
         }
-        if let Some(status) = child.try_wait().map_err(|e| format!("wait: {e}"))? {
+        if let Some(status) = child.try_wait().map_err(HookFailure::io("wait"))? {
             break status;
         }
         if deadline.is_some_and(|d| Instant::now() >= d) {
             let _ = child.kill();
             let _ = child.wait();
-            return Err(format!(
-                "timed out after {}s",
-                hook.timeout().unwrap_or_default()
-            ));
+            return Err(HookFailure::TimedOut(hook.timeout().unwrap_or_default()));
         }
         std::thread::sleep(Duration::from_millis(1));
     };
     if status.success() {
         return Ok(());
     }
-    Err(format!("{status}: {}", read_output(out)))
+    Err(HookFailure::Failed {
+        status,
+        output: read_output(out),
+    })
 }
 
 /// Writes what the non-blocking pipe takes of `state` from `written` on; true once there is
@@ -218,14 +251,9 @@ fn feed(pipe: &mut std::process::ChildStdin, state: &[u8], written: &mut usize) 
 }
 
 /// An unlinked temp file for the hook's stdout and stderr (a pipe could fill up and block it).
-fn tempfile_for_output() -> std::result::Result<std::fs::File, String> {
-    // SAFETY: memfd_create with a static name; returns a new fd or -1.
-    let fd = unsafe { libc::memfd_create(c"corral-hook".as_ptr(), libc::MFD_CLOEXEC) };
-    if fd < 0 {
-        return Err(format!("memfd_create: {}", std::io::Error::last_os_error()));
-    }
-    // SAFETY: a fresh fd owned by nobody else.
-    Ok(unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(fd) })
+fn tempfile_for_output() -> std::io::Result<std::fs::File> {
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    Ok(memfd_create(c"corral-hook", MFdFlags::MFD_CLOEXEC)?.into())
 }
 
 fn read_output(mut f: std::fs::File) -> String {

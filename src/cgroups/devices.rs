@@ -60,7 +60,7 @@ pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
 pub fn apply_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     use crate::error::Context;
     use std::os::fd::AsFd;
-    let mut all: Vec<Rule> = rules.iter().map(Rule::from_oci).collect();
+    let mut all: Vec<Rule> = rules.iter().filter_map(Rule::from_oci).collect();
     all.extend(
         DEFAULT_ALLOW
             .iter()
@@ -74,12 +74,19 @@ pub fn apply_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
         .ctx(|| "linux.resources.devices: attach the eBPF device filter")
 }
 
+/// The device types the kernel's filter context names (BPF_DEVCG_DEV_*).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DevType {
+    Block = 1,
+    Char = 2,
+}
+
 /// A device rule in the form the filter program checks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct Rule {
     allow: bool,
-    /// 1 block, 2 char (the kernel's BPF_DEVCG_DEV_*), None for all.
-    typ: Option<i32>,
+    /// None for every type.
+    typ: Option<DevType>,
     major: Option<i32>,
     minor: Option<i32>,
     /// BPF_DEVCG_ACC_*: mknod 1, read 2, write 4.
@@ -88,25 +95,26 @@ struct Rule {
 
 impl Rule {
     /// A rule of the config; `validate` has checked its access letters and numbers, and
-    /// anything else it could hold (a number beyond 32 bits) matches no device.
-    fn from_oci(r: &LinuxDeviceCgroup) -> Rule {
+    /// anything else it could hold (a number beyond 32 bits) matches no device. A fifo rule
+    /// is none: a fifo is never a device the filter sees.
+    fn from_oci(r: &LinuxDeviceCgroup) -> Option<Rule> {
         let typ = match r.typ() {
-            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => Some(2),
-            Some(LinuxDeviceType::B) => Some(1),
-            Some(LinuxDeviceType::P) => Some(-1),
+            Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => Some(DevType::Char),
+            Some(LinuxDeviceType::B) => Some(DevType::Block),
+            Some(LinuxDeviceType::P) => return None,
             Some(LinuxDeviceType::A) | None => None,
         };
         let num = |n: Option<i64>| match n {
             Some(n) if n >= 0 => Some(i32::try_from(n).unwrap_or(i32::MAX)),
             _ => None,
         };
-        Rule {
+        Some(Rule {
             allow: r.allow(),
             typ,
             major: num(r.major()),
             minor: num(r.minor()),
             access: access_bits(r.access().as_deref().unwrap_or("rwm")),
-        }
+        })
     }
 
     /// `c 1:3 rwm` (as in DEFAULT_ALLOW; always an allow rule).
@@ -114,10 +122,8 @@ impl Rule {
         let mut parts = s.split_whitespace();
         let typ = match parts.next()? {
             "a" => None,
-            "b" => Some(1),
-            "c" => Some(2),
-            // A fifo is never a device the filter sees.
-            "p" => Some(-1),
+            "b" => Some(DevType::Block),
+            "c" => Some(DevType::Char),
             _ => return None,
         };
         let (maj, min) = parts.next()?.split_once(':')?;
@@ -183,13 +189,10 @@ fn program(rules: &[Rule]) -> Vec<crate::syscall::BpfInsn> {
         insn(LDX_W, 5, 1, 8, 0),
     ];
     for rule in rules.iter().rev() {
-        if rule.typ == Some(-1) {
-            continue;
-        }
         let mut block = Vec::new();
         // Checks that jump past this block when the rule does not match; offsets fixed below.
         if let Some(t) = rule.typ {
-            block.push(insn(JNE_K, 3, 0, 0, t));
+            block.push(insn(JNE_K, 3, 0, 0, t as i32));
         }
         if let Some(m) = rule.major {
             block.push(insn(JNE_K, 4, 0, 0, m));
@@ -256,6 +259,16 @@ mod tests {
     }
 
     #[test]
+    fn a_fifo_rule_never_reaches_the_filter() {
+        let fifo: oci_spec::runtime::LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"type":"p","access":"rwm"}"#).unwrap();
+        assert_eq!(super::Rule::from_oci(&fifo), None);
+        let all: oci_spec::runtime::LinuxDeviceCgroup =
+            serde_json::from_str(r#"{"allow":true,"access":"r"}"#).unwrap();
+        assert_eq!(super::Rule::from_oci(&all).unwrap().typ, None);
+    }
+
+    #[test]
     fn filter_follows_v1_semantics() {
         let deny_all = Rule {
             allow: false,
@@ -268,7 +281,7 @@ mod tests {
         rules.extend(DEFAULT_ALLOW.iter().map(|r| Rule::parse(r).unwrap()));
         rules.push(Rule {
             allow: true,
-            typ: Some(2),
+            typ: Some(DevType::Char),
             major: Some(10),
             minor: Some(229),
             access: 6,
@@ -297,7 +310,7 @@ mod tests {
             },
             Rule {
                 allow: false,
-                typ: Some(2),
+                typ: Some(DevType::Char),
                 major: Some(1),
                 minor: Some(3),
                 access: 4,

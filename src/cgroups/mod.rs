@@ -49,9 +49,54 @@ pub struct Hierarchy {
 }
 
 impl Hierarchy {
-    /// The key in /proc/self/cgroup (`cpu,cpuacct`, `name=systemd`, or empty for v2).
-    fn proc_key(&self) -> String {
-        self.controllers.join(",")
+    /// The hierarchy's key, as /proc/self/cgroup names it.
+    fn key(&self) -> HierarchyKey {
+        if self.v2 {
+            HierarchyKey::Unified
+        } else {
+            HierarchyKey::V1(self.controllers.join(","))
+        }
+    }
+}
+
+/// Which hierarchy a directory of [`Cgroup::paths`] is in. Written to state.json (and read
+/// from /proc/PID/cgroup) as the kernel names it: the v1 controller list (`cpu,cpuacct`,
+/// `name=systemd`), or the empty string for cgroup v2. The unified one sorts first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(from = "String", into = "String")]
+pub enum HierarchyKey {
+    Unified,
+    V1(String),
+}
+
+impl HierarchyKey {
+    /// Whether this v1 hierarchy holds `controller` (`cpu`, or `systemd` for `name=systemd`).
+    pub fn has_controller(&self, controller: &str) -> bool {
+        match self {
+            HierarchyKey::Unified => false,
+            HierarchyKey::V1(list) => list
+                .split(',')
+                .any(|k| k == controller || k.strip_prefix("name=") == Some(controller)),
+        }
+    }
+}
+
+impl From<String> for HierarchyKey {
+    fn from(s: String) -> Self {
+        if s.is_empty() {
+            HierarchyKey::Unified
+        } else {
+            HierarchyKey::V1(s)
+        }
+    }
+}
+
+impl From<HierarchyKey> for String {
+    fn from(k: HierarchyKey) -> Self {
+        match k {
+            HierarchyKey::Unified => String::new(),
+            HierarchyKey::V1(s) => s,
+        }
     }
 }
 
@@ -116,8 +161,8 @@ pub fn layout_of(hs: &[Hierarchy]) -> Layout {
 /// A container's cgroup: one directory per hierarchy.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Cgroup {
-    /// Hierarchy key (`cpu`, `name=systemd`, `` for v2) -> absolute directory.
-    pub paths: BTreeMap<String, PathBuf>,
+    /// Each hierarchy's directory for the container (absolute).
+    pub paths: BTreeMap<HierarchyKey, PathBuf>,
     /// The path inside each hierarchy (what /proc/PID/cgroup shows).
     pub inner: PathBuf,
     pub layout: Option<Layout>,
@@ -127,19 +172,42 @@ pub struct Cgroup {
 }
 
 /// Parses /proc/PID/cgroup into hierarchy key -> path.
-fn own_cgroups(text: &str) -> BTreeMap<String, PathBuf> {
+fn own_cgroups(text: &str) -> BTreeMap<HierarchyKey, PathBuf> {
     text.lines()
         .filter_map(|l| {
             let mut parts = l.splitn(3, ':');
             let _id = parts.next()?;
             let key = parts.next()?;
             let path = parts.next()?;
-            Some((key.to_string(), PathBuf::from(path)))
+            Some((HierarchyKey::from(key.to_string()), PathBuf::from(path)))
         })
         .collect()
 }
 
 impl Cgroup {
+    /// The container's cgroup v2 directory (v2 and hybrid hosts).
+    pub fn unified_dir(&self) -> Option<&Path> {
+        self.paths.get(&HierarchyKey::Unified).map(PathBuf::as_path)
+    }
+
+    /// The container's directory in the v1 hierarchy that holds `controller`.
+    pub fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.paths
+            .iter()
+            .find(|(k, _)| k.has_controller(controller))
+            .map(|(_, v)| v.as_path())
+    }
+
+    /// The v2 directory when the host is pure cgroup v2 (a hybrid host's unified hierarchy
+    /// holds no controllers).
+    fn v2_only_dir(&self) -> Option<&Path> {
+        if self.layout == Some(Layout::V2) {
+            self.unified_dir()
+        } else {
+            None
+        }
+    }
+
     /// Where a container goes, with runc's cgroupfs rules for `linux.cgroupsPath`: absolute
     /// paths are taken from each hierarchy's root, relative ones (and the default `<id>`)
     /// from the caller's own cgroup.
@@ -157,7 +225,7 @@ impl Cgroup {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from(id));
         for h in &hs {
-            let key = h.proc_key();
+            let key = h.key();
             if cg.paths.contains_key(&key) {
                 continue;
             }
@@ -190,7 +258,7 @@ impl Cgroup {
     pub fn create(&self) -> Result<()> {
         for (key, dir) in &self.paths {
             std::fs::create_dir_all(dir).ctx(|| at("create cgroup", dir))?;
-            if key.split(',').any(|c| c == "cpuset") {
+            if key.has_controller("cpuset") {
                 init_cpuset(dir)?;
             }
         }
@@ -203,7 +271,7 @@ impl Cgroup {
     /// On cgroup v2 a controller works in a cgroup only if every ancestor lists it in
     /// cgroup.subtree_control; enable what each level offers, from the top down.
     pub(crate) fn enable_unified_controllers(&self) -> Result<()> {
-        let Some(dir) = self.paths.get("") else {
+        let Some(dir) = self.unified_dir() else {
             return Ok(());
         };
         let mount = self
@@ -237,11 +305,9 @@ impl Cgroup {
         let rules = resources
             .and_then(|r| r.devices().as_deref())
             .unwrap_or_default();
-        if let Some(dir) = self.paths.get("devices") {
+        if let Some(dir) = self.v1_dir("devices") {
             devices::apply_v1(dir, rules)?;
-        } else if self.layout == Some(Layout::V2)
-            && let Some(dir) = self.paths.get("")
-        {
+        } else if let Some(dir) = self.v2_only_dir() {
             devices::apply_v2(dir, rules)?;
         }
         match resources {
@@ -302,10 +368,9 @@ impl Cgroup {
     /// Pids in the container's cgroup (from the first hierarchy that lists them).
     pub fn pids(&self) -> Vec<i32> {
         let dir = self
-            .paths
-            .get("pids")
-            .or_else(|| self.paths.get(""))
-            .or_else(|| self.paths.values().next());
+            .v1_dir("pids")
+            .or_else(|| self.unified_dir())
+            .or_else(|| self.paths.values().next().map(PathBuf::as_path));
         let Some(dir) = dir else {
             return Vec::new();
         };
@@ -316,12 +381,10 @@ impl Cgroup {
 
     /// Whether the cgroup is frozen (v1 freezer.state FROZEN, v2 cgroup.freeze 1).
     pub fn is_frozen(&self) -> bool {
-        if let Some(dir) = self.paths.get("freezer") {
+        if let Some(dir) = self.v1_dir("freezer") {
             return read_small(&dir.join("freezer.state")).is_ok_and(|s| s.trim() == "FROZEN");
         }
-        if self.layout == Some(Layout::V2)
-            && let Some(dir) = self.paths.get("")
-        {
+        if let Some(dir) = self.v2_only_dir() {
             return read_small(&dir.join("cgroup.freeze")).is_ok_and(|s| s.trim() == "1");
         }
         false
@@ -360,14 +423,13 @@ impl Cgroup {
 
     /// Whether this host can freeze the container (v1 freezer or v2 cgroup.freeze).
     pub fn can_freeze(&self) -> bool {
-        self.paths.contains_key("freezer")
-            || (self.layout == Some(Layout::V2) && self.paths.contains_key(""))
+        self.v1_dir("freezer").is_some() || self.v2_only_dir().is_some()
     }
 
     /// Freezes (true) or thaws the cgroup, and waits until the kernel reports it done: a
     /// v1 freezer passes through FREEZING, a v2 cgroup reports `frozen 1` in cgroup.events.
     pub fn set_frozen(&self, frozen: bool) -> Result<()> {
-        if let Some(dir) = self.paths.get("freezer") {
+        if let Some(dir) = self.v1_dir("freezer") {
             let want = if frozen { "FROZEN" } else { "THAWED" };
             let file = dir.join("freezer.state");
             return wait_for(|| {
@@ -378,9 +440,7 @@ impl Cgroup {
                     == want)
             });
         }
-        if self.layout == Some(Layout::V2)
-            && let Some(dir) = self.paths.get("")
-        {
+        if let Some(dir) = self.v2_only_dir() {
             write_file(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
             let events = dir.join("cgroup.events");
             let want = if frozen { "frozen 1" } else { "frozen 0" };
@@ -396,8 +456,7 @@ impl Cgroup {
     /// process cannot fork a child we would miss; SIGKILL uses cgroup.kill where v2 has it.
     pub fn signal_all(&self, sig: i32) -> Result<()> {
         if sig == libc::SIGKILL
-            && self.layout == Some(Layout::V2)
-            && let Some(dir) = self.paths.get("")
+            && let Some(dir) = self.v2_only_dir()
             && dir.join("cgroup.kill").exists()
         {
             return write_file(&dir.join("cgroup.kill"), "1");
@@ -536,8 +595,11 @@ mod tests {
         assert_eq!(hs.len(), 3);
         assert!(hs[0].v2);
         assert_eq!(hs[1].controllers, vec!["cpu", "cpuacct"]);
-        assert_eq!(hs[1].proc_key(), "cpu,cpuacct");
-        assert_eq!(hs[2].proc_key(), "name=systemd");
+        assert_eq!(hs[0].key(), HierarchyKey::Unified);
+        assert_eq!(hs[1].key(), HierarchyKey::V1("cpu,cpuacct".into()));
+        assert!(hs[1].key().has_controller("cpuacct"));
+        assert!(hs[2].key().has_controller("systemd"));
+        assert!(!hs[0].key().has_controller("cpu"));
         assert_eq!(layout_of(&hs), Layout::Hybrid);
     }
 
@@ -552,7 +614,21 @@ mod tests {
     #[test]
     fn parses_proc_cgroup() {
         let m = own_cgroups("4:memory:/a/b\n0::/x\n");
-        assert_eq!(m["memory"], PathBuf::from("/a/b"));
-        assert_eq!(m[""], PathBuf::from("/x"));
+        assert_eq!(m[&HierarchyKey::V1("memory".into())], PathBuf::from("/a/b"));
+        assert_eq!(m[&HierarchyKey::Unified], PathBuf::from("/x"));
+    }
+
+    #[test]
+    fn hierarchy_keys_keep_the_state_file_format() {
+        let mut cg = Cgroup::default();
+        cg.paths
+            .insert(HierarchyKey::V1("cpu,cpuacct".into()), "/c".into());
+        cg.paths.insert(HierarchyKey::Unified, "/u".into());
+        let json = serde_json::to_value(&cg).unwrap();
+        assert_eq!(json["paths"][""], "/u");
+        assert_eq!(json["paths"]["cpu,cpuacct"], "/c");
+        let back: Cgroup = serde_json::from_value(json).unwrap();
+        assert_eq!(back, cg);
+        assert_eq!(back.paths.keys().next(), Some(&HierarchyKey::Unified));
     }
 }

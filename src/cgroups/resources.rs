@@ -9,7 +9,7 @@
 use super::{Cgroup, Layout, write_file};
 use crate::error::{Error, Result};
 use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// Writes `value` to `dir/file`, naming the config field if it fails.
 fn set(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
@@ -25,19 +25,16 @@ fn missing(field: &str, what: &str) -> Error {
 }
 
 impl Cgroup {
-    fn v1(&self, controller: &str) -> Option<&PathBuf> {
-        self.paths
-            .iter()
-            .find(|(k, _)| k.split(',').any(|c| c == controller))
-            .map(|(_, v)| v)
+    fn v1(&self, controller: &str) -> Option<&Path> {
+        self.v1_dir(controller)
     }
 
-    fn unified(&self) -> Option<&PathBuf> {
-        self.paths.get("")
+    fn unified(&self) -> Option<&Path> {
+        self.unified_dir()
     }
 
     /// The directory holding `controller`'s files: its v1 hierarchy, or the unified one.
-    fn dir_for(&self, controller: &str) -> Option<&PathBuf> {
+    fn dir_for(&self, controller: &str) -> Option<&Path> {
         if self.is_v2() {
             self.unified()
         } else {

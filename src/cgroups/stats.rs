@@ -172,7 +172,7 @@ fn clock_ticks_ns() -> u64 {
 impl Cgroup {
     pub fn stats(&self) -> Stats {
         if self.layout == Some(Layout::V2) {
-            return self.paths.get("").map(|d| stats_v2(d)).unwrap_or_default();
+            return self.unified_dir().map(stats_v2).unwrap_or_default();
         }
         let mut s = Stats::default();
         if let Some(d) = self.v1_dir("cpuacct") {
@@ -233,25 +233,17 @@ impl Cgroup {
             s.blkio.io_serviced_recursive =
                 blkio_v1(&read(d, "blkio.throttle.io_serviced_recursive").unwrap_or_default());
         }
-        if let Some(d) = self.paths.get("") {
+        if let Some(d) = self.unified_dir() {
             s.hugetlb = hugetlb_v2(d);
         }
         s
-    }
-
-    fn v1_dir(&self, controller: &str) -> Option<&Path> {
-        self.paths
-            .iter()
-            .find(|(k, _)| k.split(',').any(|c| c == controller))
-            .map(|(_, v)| v.as_path())
     }
 
     /// How many times the container hit its memory limit and had a process OOM-killed.
     pub fn oom_kills(&self) -> u64 {
         if self.layout == Some(Layout::V2) {
             return self
-                .paths
-                .get("")
+                .unified_dir()
                 .and_then(|d| read(d, "memory.events"))
                 .map(|t| flat_keyed(&t).get("oom_kill").copied().unwrap_or(0))
                 .unwrap_or(0);

@@ -143,6 +143,28 @@ pub struct State {
 }
 
 impl State {
+    /// The state of a container `create` is building, by the current process.
+    pub fn creating(id: &str, bundle: &crate::spec::Bundle, cgroup: Cgroup) -> State {
+        State {
+            id: id.to_string(),
+            phase: Phase::Creating,
+            init: ProcessId::default(),
+            creator: ProcessId::of(std::process::id() as i32).unwrap_or_default(),
+            bundle: bundle.dir.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: now_rfc3339_nano(),
+            annotations: bundle
+                .spec
+                .annotations()
+                .clone()
+                .unwrap_or_default()
+                .into_iter()
+                .collect(),
+            cgroup,
+            spec: bundle.spec.clone(),
+        }
+    }
+
     pub fn status(&self, dir: &Path) -> Status {
         match self.phase {
             Phase::Creating => {

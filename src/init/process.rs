@@ -369,15 +369,8 @@ struct CapsPlan {
 fn translate(set: &Option<Capabilities>, field: &str) -> Result<HashSet<caps::Capability>> {
     let mut out = HashSet::new();
     for cap in set.iter().flatten() {
-        let name = serde_json::to_value(cap)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let name = if name.starts_with("CAP_") {
-            name
-        } else {
-            format!("CAP_{name}")
-        };
+        // oci-spec prints `SYS_ADMIN`; the caps crate parses `CAP_SYS_ADMIN`.
+        let name = format!("CAP_{cap}");
         let c = caps::Capability::from_str(&name).map_err(|_| {
             Error::config(
                 format!("process.capabilities.{field}"),
@@ -556,5 +549,21 @@ mod tests {
     fn a_capability_of_the_config_translates() {
         let set: Capabilities = [oci_spec::runtime::Capability::Kill].into_iter().collect();
         assert_eq!(translate(&Some(set), "bounding").unwrap().len(), 1);
+    }
+
+    #[test]
+    fn every_capability_both_crates_know_translates_to_itself() {
+        let mut checked = 0;
+        for cap in caps::all() {
+            let name = cap.to_string();
+            let Ok(oci) = oci_spec::runtime::Capability::from_str(&name["CAP_".len()..]) else {
+                continue;
+            };
+            let set: Capabilities = [oci].into_iter().collect();
+            let got = translate(&Some(set), "bounding").unwrap();
+            assert_eq!(got.into_iter().collect::<Vec<_>>(), vec![cap], "{name}");
+            checked += 1;
+        }
+        assert!(checked >= 38, "only {checked} capabilities checked");
     }
 }

@@ -7,7 +7,7 @@
 use super::mounts::{Res, bind_at, finish, io_err, mount_fs_at, remount_bind, reopen_new_mount};
 use super::options::MountOptions;
 use super::resolve::{Kind, RootDir};
-use crate::cgroups::{Cgroup, Layout};
+use crate::cgroups::{Cgroup, HierarchyKey, Layout};
 use crate::syscall::fd_path;
 use nix::mount::{MsFlags, mount};
 use std::path::Path;
@@ -20,10 +20,10 @@ pub fn mount_cgroupfs(root: &RootDir, dest: &Path, opts: &MountOptions, cg: &Cgr
     let tmpfs_flags = flags - MsFlags::MS_RDONLY;
     let target = mount_fs_at(root, dest, "tmpfs", "tmpfs", tmpfs_flags, "mode=755")?;
     for (key, host_dir) in &cg.paths {
-        if key.is_empty() {
-            // runc does not show the unified hierarchy of a hybrid host inside the container.
+        // runc does not show the unified hierarchy of a hybrid host inside the container.
+        let HierarchyKey::V1(key) = key else {
             continue;
-        }
+        };
         let name = key.strip_prefix("name=").unwrap_or(key);
         bind_at(root, &dest.join(name), host_dir, flags)?;
     }
@@ -56,11 +56,10 @@ fn mount_cgroup2(
         Ok(()) => finish(&reopen_new_mount(root, dest, &target)?, opts),
         // A user namespace without its own cgroup namespace may not mount cgroup2; runc
         // then binds the container's own cgroup directory, and so do we.
-        Err(nix::errno::Errno::EPERM) => {
+        Err(e @ nix::errno::Errno::EPERM) => {
             let dir = cg
-                .paths
-                .get("")
-                .ok_or("mount cgroup2: EPERM (and no cgroup directory to bind)")?;
+                .unified_dir()
+                .ok_or_else(|| io_err("mount cgroup2 (and no cgroup directory to bind)", e))?;
             bind_at(root, dest, dir, flags)
         }
         Err(e) => Err(io_err("mount cgroup2", e)),

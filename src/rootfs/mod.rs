@@ -7,6 +7,7 @@
 mod cgroupfs;
 mod copyup;
 mod devices;
+mod error;
 pub(crate) mod mounts;
 pub mod options;
 mod paths;
@@ -47,12 +48,16 @@ pub fn clone_bind_sources(spec: &Spec, bundle: &Path) -> Result<Vec<Option<std::
     let mounts = spec.mounts().as_deref().unwrap_or_default();
     let mut out = Vec::with_capacity(mounts.len());
     for (i, m) in mounts.iter().enumerate() {
-        let tree = mounts::clone_bind_source(m, bundle).map_err(|e| {
-            Error::other(format!("mounts[{i}] ({}): {e}", m.destination().display()))
-        })?;
+        let tree =
+            mounts::clone_bind_source(m, bundle).map_err(|e| e.at_entry(mount_entry_name(i, m)))?;
         out.push(tree);
     }
     Ok(out)
+}
+
+/// How an error names the config's mount: `mounts[3] (/proc)`.
+fn mount_entry_name(i: usize, m: &oci_spec::runtime::Mount) -> String {
+    format!("mounts[{i}] ({})", m.destination().display())
 }
 
 /// Sets propagation, makes the rootfs a mount point, performs every mount of the config and
@@ -75,9 +80,7 @@ pub fn mount_all(plan: &Plan) -> Result<RootDir> {
             Some(Err(e)) => Err(e),
             _ => mounts::mount_entry(&root, plan, m, tree),
         };
-        mounted.map_err(|e| {
-            Error::other(format!("mounts[{i}] ({}): {e}", m.destination().display()))
-        })?;
+        mounted.map_err(|e| e.at_entry(mount_entry_name(i, m)))?;
     }
     if devices::needs_default_devices(plan.spec) {
         devices::create_default_devices(&root, plan.in_userns)?;
@@ -113,7 +116,7 @@ fn ensure_cwd(root: &RootDir, spec: &Spec) -> Result<()> {
 /// read-only /dev, which had to stay writable for the devices and the console.
 pub fn apply_path_rules(root: &RootDir, spec: &Spec) -> Result<()> {
     mounts::remount_dev_readonly(root, spec.mounts().as_deref().unwrap_or_default())
-        .map_err(Error::other)?;
+        .map_err(|e| e.at_entry("mounts (/dev)".to_string()))?;
     let Some(linux) = spec.linux() else {
         return Ok(());
     };

@@ -10,7 +10,7 @@ use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-pub(super) type Res<T> = std::result::Result<T, String>;
+pub(super) use super::error::{MountError, Res, io_err};
 
 pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount, tree: Option<&OwnedFd>) -> Res<()> {
     let mut opts = options::parse(m.options().as_deref().unwrap_or_default())?;
@@ -28,9 +28,9 @@ pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount, tree: Option<&OwnedFd
     {
         // As runc: never through a symlink or onto a file the image placed there (the
         // CVE-2019-19921 class: procfs mounted where the image points it).
-        return Err(format!(
+        return Err(MountError::Refused(format!(
             "filesystem {typ:?} must be mounted on an ordinary directory"
-        ));
+        )));
     }
     if let Some(tree) = tree {
         attach_premade_bind(root, m, tree, &opts)
@@ -59,7 +59,7 @@ pub fn remount_dev_readonly(root: &RootDir, mounts: &[Mount]) -> Res<()> {
         let dev = root
             .resolve(m.destination())
             .map_err(|e| io_err("reopen /dev", e))?;
-        remount_bind(&dev, &opts).map_err(|e| format!("make /dev read-only: {e}"))?;
+        remount_bind(&dev, &opts).map_err(|e| e.within("make /dev read-only"))?;
     }
     Ok(())
 }
@@ -98,18 +98,18 @@ fn check_proc_destination(
         if is_procfs() {
             return Ok(());
         }
-        return Err(format!(
+        return Err(MountError::Refused(format!(
             "{} cannot be mounted because it is not of type proc",
             at.display()
-        ));
+        )));
     }
     if PROC_MOUNTS_ALLOWED.iter().any(|p| Path::new(p) == at) {
         return Ok(());
     }
-    Err(format!(
+    Err(MountError::Refused(format!(
         "{} cannot be mounted because it is inside /proc",
         at.display()
-    ))
+    )))
 }
 
 /// The options of a `cgroup` or `cgroup2` mount that is not a bind: the container's view of
@@ -133,15 +133,11 @@ fn mount_label<'a>(plan: &Plan<'a>) -> Option<&'a str> {
         .filter(|l| !l.is_empty() && crate::lsm::selinux_enabled())
 }
 
-pub(super) fn io_err(what: &str, e: impl std::fmt::Display) -> String {
-    format!("{what}: {e}")
-}
-
 fn bind_source_in(bundle: &Path, m: &Mount) -> Res<PathBuf> {
     let src = m
         .source()
         .clone()
-        .ok_or_else(|| "bind mount without a source".to_string())?;
+        .ok_or_else(|| MountError::Refused("bind mount without a source".to_string()))?;
     Ok(if src.is_absolute() {
         src
     } else {
@@ -157,7 +153,7 @@ fn open_bind_source(bundle: &Path, m: &Mount) -> Res<(PathBuf, OwnedFd)> {
         nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC,
         nix::sys::stat::Mode::empty(),
     )
-    .map_err(|e| io_err(&format!("source {}", path.display()), io::Error::from(e)))?;
+    .map_err(|e| io_err(format!("source {}", path.display()), io::Error::from(e)))?;
     Ok((path, fd))
 }
 
@@ -202,7 +198,7 @@ pub fn clone_bind_source(m: &Mount, bundle: &Path) -> Res<Option<OwnedFd>> {
     match clone_flagged(&src, &opts) {
         Ok(tree) => Ok(Some(tree)),
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(None),
-        Err(e) => Err(io_err(&format!("bind {}", src_path.display()), e)),
+        Err(e) => Err(io_err(format!("bind {}", src_path.display()), e)),
     }
 }
 
@@ -237,7 +233,7 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
         }
         // Kernels before 5.2 (open_tree) or 5.12 (mount_setattr) take the older way below.
         Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => {}
-        Err(e) => return Err(io_err(&format!("bind {}", src_path.display()), e)),
+        Err(e) => return Err(io_err(format!("bind {}", src_path.display()), e)),
     }
     let mut flags = MsFlags::MS_BIND;
     if opts.flags.contains(MsFlags::MS_REC) {
@@ -250,7 +246,7 @@ fn bind_mount(root: &RootDir, plan: &Plan, m: &Mount, opts: &MountOptions) -> Re
         flags,
         None::<&str>,
     )
-    .map_err(|e| io_err(&format!("bind {}", src_path.display()), e))?;
+    .map_err(|e| io_err(format!("bind {}", src_path.display()), e))?;
     // The fd we hold points below the new mount; re-resolve to reach the mount itself.
     let mounted = root
         .resolve(m.destination())
@@ -285,7 +281,9 @@ fn fs_mount(
     label: Option<&str>,
 ) -> Res<()> {
     if typ.is_empty() {
-        return Err("mount type is empty and the options do not say bind".into());
+        return Err(MountError::Refused(
+            "mount type is empty and the options do not say bind".to_string(),
+        ));
     }
     let target = root
         .ensure(m.destination(), Kind::Dir)
@@ -342,10 +340,10 @@ pub(super) fn reopen_new_mount(root: &RootDir, dest: &Path, target: &OwnedFd) ->
         std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| io_err("read mountinfo", e))?;
     let at = std::fs::read_link(fd_path(target)).map_err(|e| io_err("locate target", e))?;
     if new == below || super::mount_parent_and_point(&mountinfo, new) != Some((below, at)) {
-        return Err(format!(
+        return Err(MountError::Refused(format!(
             "{} no longer leads to the mount just made (a rename raced the runtime)",
             dest.display()
-        ));
+        )));
     }
     Ok(mounted)
 }
@@ -362,7 +360,9 @@ fn tmpfs_copy_up(
     opts: &MountOptions,
 ) -> Res<()> {
     if m.typ().as_deref() != Some("tmpfs") {
-        return Err("mount option \"tmpcopyup\" needs type tmpfs".into());
+        return Err(MountError::Refused(
+            "mount option \"tmpcopyup\" needs type tmpfs".to_string(),
+        ));
     }
     let below =
         super::copyup::open_dir(target).map_err(|e| io_err("open the covered directory", e))?;
@@ -385,7 +385,7 @@ fn mount_fs_onto(source: &str, target: &OwnedFd, typ: &str, flags: MsFlags, data
         flags,
         data_opt,
     )
-    .map_err(|e| io_err(&format!("mount {typ}"), e))
+    .map_err(|e| io_err(format!("mount {typ}"), e))
 }
 
 pub(super) fn finish(target: &OwnedFd, opts: &MountOptions) -> Res<()> {
@@ -434,7 +434,7 @@ pub(super) fn bind_at(root: &RootDir, dest: &Path, src: &Path, flags: MsFlags) -
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )
-    .map_err(|e| io_err(&format!("bind {}", src.display()), e))?;
+    .map_err(|e| io_err(format!("bind {}", src.display()), e))?;
     if !flags.is_empty() {
         let mounted = root.resolve(dest).map_err(|e| io_err("reopen target", e))?;
         let st = nix::sys::statvfs::fstatvfs(mounted.as_fd()).map_err(|e| io_err("statvfs", e))?;

@@ -241,12 +241,14 @@ pub fn known_options() -> Vec<&'static str> {
     ALL.to_vec()
 }
 
-pub fn parse(options: &[String]) -> Result<MountOptions, String> {
+pub fn parse(options: &[String]) -> Result<MountOptions, super::error::MountError> {
     let mut out = MountOptions::default();
     for opt in options {
         let name = opt.as_str();
         if UNSUPPORTED.contains(&name) {
-            return Err(format!("mount option {name:?} is not supported yet"));
+            return Err(super::error::MountError::UnsupportedOption(
+                name.to_string(),
+            ));
         }
         if name == "tmpcopyup" {
             out.tmpcopyup = true;

@@ -28,14 +28,6 @@ fn err(path: impl Into<String>, e: impl std::fmt::Display) -> Error {
     Error::config(path, e.to_string())
 }
 
-/// The JSON name of an enum value of the config (`SCMP_ACT_ERRNO`, `SCMP_ARCH_X86_64`...).
-fn json_name<T: serde::Serialize>(v: &T) -> String {
-    serde_json::to_value(v)
-        .ok()
-        .and_then(|v| v.as_str().map(String::from))
-        .unwrap_or_default()
-}
-
 fn action(a: LinuxSeccompAction, errno: Option<u32>) -> ScmpAction {
     match a {
         LinuxSeccompAction::ScmpActKill | LinuxSeccompAction::ScmpActKillThread => {
@@ -116,7 +108,9 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         .iter()
         .enumerate()
     {
-        let name = json_name(arch);
+        // oci-spec names an architecture as the config does (`SCMP_ARCH_X86_64`), which is
+        // libseccomp's name for it.
+        let name = arch.to_string();
         let a = ScmpArch::from_str(&name).map_err(|_| {
             err(
                 format!("{base}.architectures[{i}]"),
@@ -293,7 +287,7 @@ fn architectures(s: &LinuxSeccomp) -> Vec<ScmpArch> {
         .as_deref()
         .unwrap_or_default()
         .iter()
-        .filter_map(|a| ScmpArch::from_str(&json_name(a)).ok())
+        .filter_map(|a| ScmpArch::from_str(&a.to_string()).ok())
         .collect();
     archs.push(ScmpArch::native());
     archs
@@ -352,6 +346,24 @@ pub fn load(s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_architectures_are_libseccomp_names() {
+        use oci_spec::runtime::Arch;
+        for a in [
+            Arch::ScmpArchX86,
+            Arch::ScmpArchX86_64,
+            Arch::ScmpArchX32,
+            Arch::ScmpArchAarch64,
+            Arch::ScmpArchArm,
+            Arch::ScmpArchMips64n32,
+            Arch::ScmpArchPpc64le,
+            Arch::ScmpArchS390x,
+            Arch::ScmpArchRiscv64,
+        ] {
+            assert!(ScmpArch::from_str(&a.to_string()).is_ok(), "{a}");
+        }
+    }
 
     fn seccomp(v: serde_json::Value) -> LinuxSeccomp {
         serde_json::from_value(v).unwrap()
