@@ -6,9 +6,14 @@
 //! names the field; nothing is silently dropped except `memory.kernel`, which runc also
 //! ignores (the kernel deprecated kmem limits).
 
+#[cfg(test)]
+use super::HierarchyKey;
 use super::{Cgroup, Layout, write_file};
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxResources};
+use oci_spec::runtime::{
+    LinuxBlockIo, LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxPids, LinuxRdma,
+    LinuxResources,
+};
 use std::path::Path;
 
 /// Writes `value` to `dir/file`, naming the config field if it fails.
@@ -22,6 +27,18 @@ fn missing(field: &str, what: &str) -> Error {
         format!("linux.resources.{field}"),
         format!("this host has no {what}"),
     )
+}
+
+/// A line of `rdma.max`: `mlx4_0 hca_handle=2 hca_object=2000`.
+fn rdma_max_line(dev: &str, limit: &LinuxRdma) -> String {
+    let mut value = dev.to_string();
+    if let Some(h) = limit.hca_handles() {
+        value.push_str(&format!(" hca_handle={h}"));
+    }
+    if let Some(o) = limit.hca_objects() {
+        value.push_str(&format!(" hca_object={o}"));
+    }
+    value
 }
 
 impl Cgroup {
@@ -57,18 +74,7 @@ impl Cgroup {
             self.apply_cpu(c)?;
         }
         if let Some(p) = r.pids() {
-            let value = if p.limit() > 0 {
-                p.limit().to_string()
-            } else {
-                "max".to_string()
-            };
-            let dir = self.dir_for("pids");
-            set(
-                dir.ok_or_else(|| missing("pids", "pids controller"))?,
-                "pids.max",
-                &value,
-                "pids.limit",
-            )?;
+            self.apply_pids(p)?;
         }
         if let Some(b) = r.block_io() {
             self.apply_block_io(b)?;
@@ -80,80 +86,110 @@ impl Cgroup {
             .iter()
             .enumerate()
         {
-            let field = format!("hugepageLimits[{i}]");
-            match (self.v1("hugetlb"), self.unified()) {
-                (Some(dir), _) if !self.is_v2() => set(
-                    dir,
-                    &format!("hugetlb.{}.limit_in_bytes", h.page_size()),
-                    &h.limit().to_string(),
-                    &field,
-                )?,
-                (_, Some(dir)) => {
-                    // A hybrid host's unified hierarchy only lends hugetlb when asked.
-                    if !self.is_v2() {
-                        self.enable_unified_controllers()?;
-                    }
-                    set(
-                        dir,
-                        &format!("hugetlb.{}.max", h.page_size()),
-                        &h.limit().to_string(),
-                        &field,
-                    )?
-                }
-                _ => return Err(missing(&field, "hugetlb controller")),
-            }
+            self.apply_hugepage_limit(h, &format!("hugepageLimits[{i}]"))?;
         }
         if let Some(n) = r.network() {
-            if let Some(id) = n.class_id() {
-                let dir = self
-                    .v1("net_cls")
-                    .ok_or_else(|| missing("network.classID", "net_cls controller"))?;
-                set(dir, "net_cls.classid", &id.to_string(), "network.classID")?;
-            }
-            for p in n.priorities().as_deref().unwrap_or_default() {
-                let dir = self
-                    .v1("net_prio")
-                    .ok_or_else(|| missing("network.priorities", "net_prio controller"))?;
-                set(
-                    dir,
-                    "net_prio.ifpriomap",
-                    &format!("{} {}", p.name(), p.priority()),
-                    "network.priorities",
-                )?;
-            }
+            self.apply_network(n)?;
         }
         for (dev, limit) in r.rdma().as_ref().into_iter().flatten() {
-            let dir = self.dir_for("rdma");
-            let dir = dir.ok_or_else(|| missing("rdma", "rdma controller"))?;
-            let mut value = dev.clone();
-            if let Some(h) = limit.hca_handles() {
-                value.push_str(&format!(" hca_handle={h}"));
-            }
-            if let Some(o) = limit.hca_objects() {
-                value.push_str(&format!(" hca_object={o}"));
-            }
-            set(dir, "rdma.max", &value, &format!("rdma.{dev}"))?;
+            self.apply_rdma(dev, limit)?;
         }
         for (key, value) in r.unified().as_ref().into_iter().flatten() {
-            let field = format!("unified.{key}");
-            if key.contains('/') || key.starts_with('.') {
-                return Err(Error::config(
-                    format!("linux.resources.{field}"),
-                    "not a cgroup file name",
-                ));
-            }
-            let dir = self.unified().ok_or_else(|| {
-                Error::config(
-                    format!("linux.resources.{field}"),
-                    "unified resources need cgroup v2 (this host is cgroup v1)",
-                )
-            })?;
-            if !self.is_v2() {
-                self.enable_unified_controllers()?;
-            }
-            set(dir, key, value, &field)?;
+            self.apply_unified(key, value)?;
         }
         Ok(())
+    }
+
+    fn apply_pids(&self, p: &LinuxPids) -> Result<()> {
+        let value = if p.limit() > 0 {
+            p.limit().to_string()
+        } else {
+            "max".to_string()
+        };
+        let dir = self
+            .dir_for("pids")
+            .ok_or_else(|| missing("pids", "pids controller"))?;
+        set(dir, "pids.max", &value, "pids.limit")
+    }
+
+    fn apply_hugepage_limit(&self, h: &LinuxHugepageLimit, field: &str) -> Result<()> {
+        match (self.v1("hugetlb"), self.unified()) {
+            (Some(dir), _) if !self.is_v2() => set(
+                dir,
+                &format!("hugetlb.{}.limit_in_bytes", h.page_size()),
+                &h.limit().to_string(),
+                field,
+            ),
+            (_, Some(dir)) => {
+                // A hybrid host's unified hierarchy only lends hugetlb when asked.
+                if !self.is_v2() {
+                    self.enable_unified_controllers()?;
+                }
+                set(
+                    dir,
+                    &format!("hugetlb.{}.max", h.page_size()),
+                    &h.limit().to_string(),
+                    field,
+                )
+            }
+            _ => Err(missing(field, "hugetlb controller")),
+        }
+    }
+
+    /// net_cls and net_prio exist on v1 only (v2 leaves this to eBPF).
+    fn apply_network(&self, n: &LinuxNetwork) -> Result<()> {
+        if let Some(id) = n.class_id() {
+            let dir = self
+                .v1("net_cls")
+                .ok_or_else(|| missing("network.classID", "net_cls controller"))?;
+            set(dir, "net_cls.classid", &id.to_string(), "network.classID")?;
+        }
+        for p in n.priorities().as_deref().unwrap_or_default() {
+            let dir = self
+                .v1("net_prio")
+                .ok_or_else(|| missing("network.priorities", "net_prio controller"))?;
+            set(
+                dir,
+                "net_prio.ifpriomap",
+                &format!("{} {}", p.name(), p.priority()),
+                "network.priorities",
+            )?;
+        }
+        Ok(())
+    }
+
+    fn apply_rdma(&self, dev: &str, limit: &LinuxRdma) -> Result<()> {
+        let dir = self
+            .dir_for("rdma")
+            .ok_or_else(|| missing("rdma", "rdma controller"))?;
+        set(
+            dir,
+            "rdma.max",
+            &rdma_max_line(dev, limit),
+            &format!("rdma.{dev}"),
+        )
+    }
+
+    /// `unified`: file name -> value, written as is into the v2 directory (runc's rules: a
+    /// plain file name, and cgroup v2 present).
+    fn apply_unified(&self, key: &str, value: &str) -> Result<()> {
+        let field = format!("unified.{key}");
+        if key.contains('/') || key.starts_with('.') {
+            return Err(Error::config(
+                format!("linux.resources.{field}"),
+                "not a cgroup file name",
+            ));
+        }
+        let dir = self.unified().ok_or_else(|| {
+            Error::config(
+                format!("linux.resources.{field}"),
+                "unified resources need cgroup v2 (this host is cgroup v1)",
+            )
+        })?;
+        if !self.is_v2() {
+            self.enable_unified_controllers()?;
+        }
+        set(dir, key, value, &field)
     }
 
     fn apply_memory(&self, m: &LinuxMemory) -> Result<()> {
@@ -610,5 +646,145 @@ mod tests {
         assert_eq!(blkio_to_io_weight(10), 1);
         assert_eq!(blkio_to_io_weight(1000), 10_000);
         assert_eq!(blkio_to_io_weight(500), 4950);
+    }
+
+    /// A cgroup directory stand-in: the named files exist (empty), as the kernel's do; the
+    /// writers open them without creating.
+    struct Fixture {
+        _tmp: tempfile::TempDir,
+        cgroup: Cgroup,
+    }
+
+    impl Fixture {
+        fn v2(files: &[&str]) -> Fixture {
+            let tmp = tempfile::tempdir().unwrap();
+            for f in files {
+                std::fs::write(tmp.path().join(f), "").unwrap();
+            }
+            let mut cgroup = Cgroup {
+                layout: Some(Layout::V2),
+                ..Cgroup::default()
+            };
+            cgroup
+                .paths
+                .insert(HierarchyKey::Unified, tmp.path().to_path_buf());
+            Fixture { _tmp: tmp, cgroup }
+        }
+
+        /// One directory per v1 hierarchy (`cpu,cpuacct`), each with its files.
+        fn v1(hierarchies: &[(&str, &[&str])]) -> Fixture {
+            let tmp = tempfile::tempdir().unwrap();
+            let mut cgroup = Cgroup {
+                layout: Some(Layout::V1),
+                ..Cgroup::default()
+            };
+            for (key, files) in hierarchies {
+                let dir = tmp.path().join(key);
+                std::fs::create_dir(&dir).unwrap();
+                for f in *files {
+                    std::fs::write(dir.join(f), "").unwrap();
+                }
+                cgroup.paths.insert(HierarchyKey::V1(key.to_string()), dir);
+            }
+            Fixture { _tmp: tmp, cgroup }
+        }
+
+        fn read(&self, key: &HierarchyKey, file: &str) -> String {
+            std::fs::read_to_string(self.cgroup.paths[key].join(file)).unwrap()
+        }
+
+        fn apply(&self, json: &str) -> Result<()> {
+            let r: LinuxResources = serde_json::from_str(json).unwrap();
+            self.cgroup.apply_resources(&r)
+        }
+    }
+
+    #[test]
+    fn v2_writers_fill_the_unified_files() {
+        let f = Fixture::v2(&[
+            "memory.max",
+            "memory.swap.max",
+            "memory.low",
+            "cpu.weight",
+            "cpu.max",
+            "pids.max",
+            "io.weight",
+            "hugetlb.2MB.max",
+            "memory.high",
+        ]);
+        f.apply(
+            r#"{"memory": {"limit": 1073741824, "swap": 2147483648, "reservation": 536870912},
+                "cpu": {"shares": 1024, "quota": 50000, "period": 100000},
+                "pids": {"limit": 10}, "blockIO": {"weight": 500},
+                "hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}],
+                "unified": {"memory.high": "900000000"}}"#,
+        )
+        .unwrap();
+        let u = HierarchyKey::Unified;
+        assert_eq!(f.read(&u, "memory.max"), "1073741824");
+        // v2 counts swap alone; the config counts memory+swap (runc's conversion).
+        assert_eq!(f.read(&u, "memory.swap.max"), "1073741824");
+        assert_eq!(f.read(&u, "memory.low"), "536870912");
+        assert_eq!(f.read(&u, "cpu.weight"), "39");
+        assert_eq!(f.read(&u, "cpu.max"), "50000 100000");
+        assert_eq!(f.read(&u, "pids.max"), "10");
+        assert_eq!(f.read(&u, "io.weight"), "default 4950");
+        assert_eq!(f.read(&u, "hugetlb.2MB.max"), "4194304");
+        assert_eq!(f.read(&u, "memory.high"), "900000000");
+    }
+
+    #[test]
+    fn v1_writers_use_each_controllers_hierarchy() {
+        let f = Fixture::v1(&[
+            (
+                "memory",
+                &[
+                    "memory.limit_in_bytes",
+                    "memory.memsw.limit_in_bytes",
+                    "memory.soft_limit_in_bytes",
+                ],
+            ),
+            (
+                "cpu,cpuacct",
+                &["cpu.shares", "cpu.cfs_quota_us", "cpu.cfs_period_us"],
+            ),
+            ("pids", &["pids.max"]),
+        ]);
+        f.apply(
+            r#"{"memory": {"limit": 1073741824, "swap": 2147483648, "reservation": 536870912},
+                "cpu": {"shares": 512, "quota": 20000, "period": 100000},
+                "pids": {"limit": -1}}"#,
+        )
+        .unwrap();
+        let memory = HierarchyKey::V1("memory".into());
+        let cpu = HierarchyKey::V1("cpu,cpuacct".into());
+        assert_eq!(f.read(&memory, "memory.limit_in_bytes"), "1073741824");
+        assert_eq!(f.read(&memory, "memory.memsw.limit_in_bytes"), "2147483648");
+        assert_eq!(f.read(&memory, "memory.soft_limit_in_bytes"), "536870912");
+        assert_eq!(f.read(&cpu, "cpu.shares"), "512");
+        assert_eq!(f.read(&cpu, "cpu.cfs_period_us"), "100000");
+        assert_eq!(f.read(&cpu, "cpu.cfs_quota_us"), "20000");
+        assert_eq!(f.read(&HierarchyKey::V1("pids".into()), "pids.max"), "max");
+    }
+
+    #[test]
+    fn a_missing_controller_names_the_config_field() {
+        let f = Fixture::v1(&[("memory", &["memory.limit_in_bytes"])]);
+        let e = f
+            .apply(r#"{"pids": {"limit": 5}}"#)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(e, "linux.resources.pids: this host has no pids controller");
+        let e = f
+            .apply(r#"{"unified": {"memory.high": "1"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("linux.resources.unified.memory.high:"), "{e}");
+        let v2 = Fixture::v2(&[]);
+        let e = v2
+            .apply(r#"{"unified": {"../x": "1"}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("not a cgroup file name"), "{e}");
     }
 }

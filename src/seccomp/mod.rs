@@ -17,7 +17,7 @@ use libseccomp::{
 };
 use oci_spec::runtime::{
     LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag as Flag,
-    LinuxSeccompOperator,
+    LinuxSeccompOperator, LinuxSyscall,
 };
 use std::os::fd::OwnedFd;
 use std::str::FromStr;
@@ -71,12 +71,33 @@ fn compare(arg: &LinuxSeccompArg, path: &str) -> Result<ScmpArgCompare> {
 
 /// Builds the filter (without loading it), checking every field.
 pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
-    let base = "linux.seccomp";
     let default = action(s.default_action(), s.default_errno_ret());
+    check_notify_settings(s)?;
+    let mut ctx = ScmpFilterContext::new(default).map_err(|e| err(BASE, e))?;
+    // no_new_privs is the config's business (process.noNewPrivileges), not libseccomp's.
+    ctx.set_ctl_nnp(false).map_err(|e| err(BASE, e))?;
+    add_architectures(&mut ctx, s)?;
+    apply_flags(&mut ctx, s)?;
+    for (i, sc) in s
+        .syscalls()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        add_syscall_rules(&mut ctx, sc, default, &format!("{BASE}.syscalls[{i}]"))?;
+    }
+    Ok(ctx)
+}
+
+const BASE: &str = "linux.seccomp";
+
+/// runc's rules for SCMP_ACT_NOTIFY: never the default (the init's own syscalls would all
+/// wait on the agent), and an absolute listenerPath whenever an action notifies.
+fn check_notify_settings(s: &LinuxSeccomp) -> Result<()> {
     if s.default_action() == LinuxSeccompAction::ScmpActNotify {
-        // runc refuses it too: the init's own syscalls would all wait on the agent.
         return Err(Error::config(
-            format!("{base}.defaultAction"),
+            format!("{BASE}.defaultAction"),
             "SCMP_ACT_NOTIFY cannot be the default action",
         ));
     }
@@ -86,7 +107,7 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
             .is_none_or(|p| p.as_os_str().is_empty())
     {
         return Err(Error::config(
-            format!("{base}.listenerPath"),
+            format!("{BASE}.listenerPath"),
             "is required when an action is SCMP_ACT_NOTIFY",
         ));
     }
@@ -94,13 +115,14 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         && !p.is_absolute()
     {
         return Err(Error::config(
-            format!("{base}.listenerPath"),
+            format!("{BASE}.listenerPath"),
             format!("{} is not an absolute path", p.display()),
         ));
     }
-    let mut ctx = ScmpFilterContext::new(default).map_err(|e| err(base, e))?;
-    // no_new_privs is the config's business (process.noNewPrivileges), not libseccomp's.
-    ctx.set_ctl_nnp(false).map_err(|e| err(base, e))?;
+    Ok(())
+}
+
+fn add_architectures(ctx: &mut ScmpFilterContext, s: &LinuxSeccomp) -> Result<()> {
     for (i, arch) in s
         .architectures()
         .as_deref()
@@ -108,24 +130,24 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         .iter()
         .enumerate()
     {
+        let path = format!("{BASE}.architectures[{i}]");
         // oci-spec names an architecture as the config does (`SCMP_ARCH_X86_64`), which is
         // libseccomp's name for it.
         let name = arch.to_string();
-        let a = ScmpArch::from_str(&name).map_err(|_| {
-            err(
-                format!("{base}.architectures[{i}]"),
-                format!("unknown {name}"),
-            )
-        })?;
+        let a = ScmpArch::from_str(&name).map_err(|_| err(&path, format!("unknown {name}")))?;
         match ctx.add_arch(a) {
             Ok(_) => {}
             // The native architecture is in every filter already.
             Err(e) if e.errno() == Some(libseccomp::error::SeccompErrno::EEXIST) => {}
-            Err(e) => return Err(err(format!("{base}.architectures[{i}]"), e)),
+            Err(e) => return Err(err(path, e)),
         }
     }
+    Ok(())
+}
+
+fn apply_flags(ctx: &mut ScmpFilterContext, s: &LinuxSeccomp) -> Result<()> {
     for (i, flag) in s.flags().as_deref().unwrap_or_default().iter().enumerate() {
-        let path = format!("{base}.flags[{i}]");
+        let path = format!("{BASE}.flags[{i}]");
         let r = match flag {
             Flag::SeccompFilterFlagLog => ctx.set_ctl_log(true).map(|_| ()),
             Flag::SeccompFilterFlagSpecAllow => ctx.set_ctl_ssb(true).map(|_| ()),
@@ -138,52 +160,48 @@ pub fn build(s: &LinuxSeccomp) -> Result<ScmpFilterContext> {
         };
         r.map_err(|e| err(path, e))?;
     }
-    for (i, sc) in s
-        .syscalls()
-        .as_deref()
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        let path = format!("{base}.syscalls[{i}]");
-        let act = action(sc.action(), sc.errno_ret());
-        if act == default {
-            continue;
-        }
-        let args: Vec<ScmpArgCompare> = sc
-            .args()
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .map(|a| compare(a, &format!("{path}.args")))
-            .collect::<Result<_>>()?;
-        let mut indices: Vec<usize> = sc
-            .args()
-            .as_deref()
-            .unwrap_or_default()
-            .iter()
-            .map(|a| a.index())
-            .collect();
-        indices.sort_unstable();
-        let repeated = indices.windows(2).any(|w| w[0] == w[1]);
-        for name in sc.names() {
-            let Ok(call) = ScmpSyscall::from_name(name) else {
-                crate::log::debug(format!("{path}: skipping unknown syscall {name:?}"));
-                continue;
-            };
-            let added = if args.is_empty() {
-                ctx.add_rule(act, call)
-            } else if repeated {
-                args.iter()
-                    .try_for_each(|a| ctx.add_rule_conditional(act, call, &[*a]).map(|_| ()))
-                    .map(|_| &mut ctx)
-            } else {
-                ctx.add_rule_conditional(act, call, &args)
-            };
-            added.map_err(|e| err(format!("{path} ({name})"), e))?;
-        }
+    Ok(())
+}
+
+/// One entry of `syscalls`: a rule per name libseccomp knows (unknown names are skipped, as
+/// runc does, so one profile serves several kernels).
+fn add_syscall_rules(
+    ctx: &mut ScmpFilterContext,
+    sc: &LinuxSyscall,
+    default: ScmpAction,
+    path: &str,
+) -> Result<()> {
+    let act = action(sc.action(), sc.errno_ret());
+    if act == default {
+        return Ok(());
     }
-    Ok(ctx)
+    let conditions = sc.args().as_deref().unwrap_or_default();
+    let args: Vec<ScmpArgCompare> = conditions
+        .iter()
+        .map(|a| compare(a, &format!("{path}.args")))
+        .collect::<Result<_>>()?;
+    // Two conditions on one argument cannot hold at once in one libseccomp rule: runc then
+    // adds one rule per condition (any of them matches).
+    let mut indices: Vec<usize> = conditions.iter().map(|a| a.index()).collect();
+    indices.sort_unstable();
+    let repeated = indices.windows(2).any(|w| w[0] == w[1]);
+    for name in sc.names() {
+        let Ok(call) = ScmpSyscall::from_name(name) else {
+            crate::log::debug(format!("{path}: skipping unknown syscall {name:?}"));
+            continue;
+        };
+        let added = if args.is_empty() {
+            ctx.add_rule(act, call)
+        } else if repeated {
+            args.iter()
+                .try_for_each(|a| ctx.add_rule_conditional(act, call, &[*a]).map(|_| ()))
+                .map(|_| &mut *ctx)
+        } else {
+            ctx.add_rule_conditional(act, call, &args)
+        };
+        added.map_err(|e| err(format!("{path} ({name})"), e))?;
+    }
+    Ok(())
 }
 
 const WAIT_KILLABLE_RECV: &str = "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV";

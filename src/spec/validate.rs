@@ -2,7 +2,7 @@
 //! Everything that can be rejected before a process or a directory exists is rejected here.
 
 use crate::error::{Error, Result};
-use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use oci_spec::runtime::{Linux, LinuxNamespace, LinuxNamespaceType, Spec};
 use std::collections::HashSet;
 
 pub fn validate(spec: &Spec) -> Result<()> {
@@ -121,63 +121,10 @@ fn validate_linux(spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    let mut seen = HashSet::new();
     let namespaces = linux.namespaces().as_deref().unwrap_or_default();
-    for (i, ns) in namespaces.iter().enumerate() {
-        if !seen.insert(ns.typ()) {
-            return Err(Error::config(
-                format!("linux.namespaces[{i}]"),
-                format!("duplicate namespace type {}", ns.typ()),
-            ));
-        }
-        if let Some(p) = ns.path()
-            && !p.is_absolute()
-        {
-            return Err(Error::config(
-                format!("linux.namespaces[{i}].path"),
-                format!("{} is not an absolute path", p.display()),
-            ));
-        }
-    }
-    let new_userns = namespaces
-        .iter()
-        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_none());
-    let has_maps = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-        && linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
-    if new_userns && !has_maps {
-        return Err(Error::config(
-            "linux.uidMappings",
-            "a new user namespace needs uidMappings and gidMappings",
-        ));
-    }
-    if !new_userns
-        && (linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty())
-            || linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty()))
-    {
-        return Err(Error::config(
-            "linux.uidMappings",
-            "id mappings given without a new user namespace",
-        ));
-    }
-    let new_timens = namespaces
-        .iter()
-        .any(|n| n.typ() == LinuxNamespaceType::Time && n.path().is_none());
-    if linux.time_offsets().is_some() && !new_timens {
-        return Err(Error::config(
-            "linux.timeOffsets",
-            "time offsets need a new time namespace",
-        ));
-    }
-    if let Some(offsets) = linux.time_offsets() {
-        for clock in offsets.keys() {
-            if clock != "monotonic" && clock != "boottime" {
-                return Err(Error::config(
-                    format!("linux.timeOffsets.{clock}"),
-                    "only monotonic and boottime can be offset",
-                ));
-            }
-        }
-    }
+    validate_namespaces(namespaces)?;
+    validate_id_mappings(linux, namespaces)?;
+    validate_time_offsets(linux, namespaces)?;
     if let Some(prop) = linux.rootfs_propagation() {
         crate::rootfs::propagation_flag(prop).ok_or_else(|| {
             Error::config("linux.rootfsPropagation", format!("unknown value {prop:?}"))
@@ -200,9 +147,80 @@ fn validate_linux(spec: &Spec) -> Result<()> {
     Ok(())
 }
 
+/// Whether the config makes a namespace of this type (rather than joining one by path).
+fn creates(namespaces: &[LinuxNamespace], typ: LinuxNamespaceType) -> bool {
+    namespaces
+        .iter()
+        .any(|n| n.typ() == typ && n.path().is_none())
+}
+
+/// Each type once, and joined only by absolute path.
+fn validate_namespaces(namespaces: &[LinuxNamespace]) -> Result<()> {
+    let mut seen = HashSet::new();
+    for (i, ns) in namespaces.iter().enumerate() {
+        if !seen.insert(ns.typ()) {
+            return Err(Error::config(
+                format!("linux.namespaces[{i}]"),
+                format!("duplicate namespace type {}", ns.typ()),
+            ));
+        }
+        if let Some(p) = ns.path()
+            && !p.is_absolute()
+        {
+            return Err(Error::config(
+                format!("linux.namespaces[{i}].path"),
+                format!("{} is not an absolute path", p.display()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A new user namespace needs both maps, and maps need a new user namespace.
+fn validate_id_mappings(linux: &Linux, namespaces: &[LinuxNamespace]) -> Result<()> {
+    let new_userns = creates(namespaces, LinuxNamespaceType::User);
+    let uid = linux.uid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    let gid = linux.gid_mappings().as_ref().is_some_and(|m| !m.is_empty());
+    if new_userns && !(uid && gid) {
+        return Err(Error::config(
+            "linux.uidMappings",
+            "a new user namespace needs uidMappings and gidMappings",
+        ));
+    }
+    if !new_userns && (uid || gid) {
+        return Err(Error::config(
+            "linux.uidMappings",
+            "id mappings given without a new user namespace",
+        ));
+    }
+    Ok(())
+}
+
+/// Offsets need a new time namespace, and only these two clocks have them.
+fn validate_time_offsets(linux: &Linux, namespaces: &[LinuxNamespace]) -> Result<()> {
+    let Some(offsets) = linux.time_offsets() else {
+        return Ok(());
+    };
+    if !creates(namespaces, LinuxNamespaceType::Time) {
+        return Err(Error::config(
+            "linux.timeOffsets",
+            "time offsets need a new time namespace",
+        ));
+    }
+    for clock in offsets.keys() {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(Error::config(
+                format!("linux.timeOffsets.{clock}"),
+                "only monotonic and boottime can be offset",
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Device cgroup rules: `access` is a non-empty combination of r, w and m (runc refuses an
 /// empty one too: it would be a rule that says nothing).
-fn validate_device_rules(linux: &oci_spec::runtime::Linux) -> Result<()> {
+fn validate_device_rules(linux: &Linux) -> Result<()> {
     let rules = linux
         .resources()
         .as_ref()

@@ -809,7 +809,15 @@ fn expect_cgroup(r: &mut Report, field: &str, file: (String, Option<String>), wa
 fn check_cgroups(config: &Value, r: &mut Report) {
     let res = &config["linux"]["resources"];
     let v2 = cgroup_v2();
-    let mem = &res["memory"];
+    check_memory(&res["memory"], v2, r);
+    check_cpu(&res["cpu"], v2, r);
+    check_pids_and_network(res, r);
+    check_block_io(res, r);
+    check_hugepages(res, r);
+    check_unified(res, r);
+}
+
+fn check_memory(mem: &Value, v2: bool, r: &mut Report) {
     if let Some(limit) = mem["limit"].as_i64() {
         let f = cgroup_file("memory", "memory.limit_in_bytes", "memory.max");
         expect_cgroup(r, "memory.limit", f, limit.to_string());
@@ -828,7 +836,9 @@ fn check_cgroups(config: &Value, r: &mut Report) {
             r.check(true, "memory.swap: no swap accounting on this host");
         }
     }
-    let cpu = &res["cpu"];
+}
+
+fn check_cpu(cpu: &Value, v2: bool, r: &mut Report) {
     if let Some(shares) = cpu["shares"].as_u64() {
         let f = cgroup_file("cpu", "cpu.shares", "cpu.weight");
         let want = if v2 {
@@ -858,6 +868,9 @@ fn check_cgroups(config: &Value, r: &mut Report) {
         let f = cgroup_file("cpuset", "cpuset.mems", "cpuset.mems");
         expect_cgroup(r, "cpu.mems", f, mems.to_string());
     }
+}
+
+fn check_pids_and_network(res: &Value, r: &mut Report) {
     if let Some(limit) = res["pids"]["limit"].as_i64() {
         let f = cgroup_file("pids", "pids.max", "pids.max");
         let want = if limit <= 0 {
@@ -871,6 +884,9 @@ fn check_cgroups(config: &Value, r: &mut Report) {
         let f = cgroup_file("net_cls", "net_cls.classid", "");
         expect_cgroup(r, "network.classID", f, classid.to_string());
     }
+}
+
+fn check_block_io(res: &Value, r: &mut Report) {
     if let Some(weight) = res["blockIO"]["weight"].as_u64() {
         let (path, got) = if Path::new("/sys/fs/cgroup/blkio/blkio.weight").exists() {
             cgroup_file("blkio", "blkio.weight", "io.bfq.weight")
@@ -885,6 +901,9 @@ fn check_cgroups(config: &Value, r: &mut Report) {
             Some(weight.to_string()),
         );
     }
+}
+
+fn check_hugepages(res: &Value, r: &mut Report) {
     for limit in res["hugepageLimits"]
         .as_array()
         .cloned()
@@ -908,6 +927,9 @@ fn check_cgroups(config: &Value, r: &mut Report) {
             Some(want.to_string()),
         );
     }
+}
+
+fn check_unified(res: &Value, r: &mut Report) {
     if let Some(unified) = res["unified"].as_object() {
         for (file, want) in unified {
             let got = fs::read_to_string(format!("/sys/fs/cgroup/{file}"))
