@@ -3,22 +3,22 @@
 //! The binary in `main.rs` is a thin shell around this library; docs/design.md says how the
 //! modules fit together, docs/security.md whom they trust.
 
-pub mod cgroups;
+pub(crate) mod cgroups;
 pub mod cli;
-pub mod container;
-pub mod error;
-pub mod hooks;
+pub(crate) mod container;
+pub(crate) mod error;
+pub(crate) mod hooks;
 pub mod init;
-pub mod launch;
+pub(crate) mod launch;
 pub mod log;
-pub mod lsm;
-pub mod oci_state;
+pub(crate) mod lsm;
+pub(crate) mod oci_state;
 #[cfg(test)]
 pub(crate) mod race;
-pub mod rootfs;
-pub mod seccomp;
-pub mod signal;
-pub mod spec;
-pub mod sync;
-pub mod syscall;
-pub mod tty;
+pub(crate) mod rootfs;
+pub(crate) mod seccomp;
+pub(crate) mod signal;
+pub(crate) mod spec;
+pub(crate) mod sync;
+pub(crate) mod syscall;
+pub(crate) mod tty;

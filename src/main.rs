@@ -34,6 +34,7 @@ fn main() {
         std::process::exit(1);
     }
     if let Err(e) = preflight {
+        let e = e.to_string();
         log::error(&e);
         if log::logs_to_file() {
             eprintln!("{e}");

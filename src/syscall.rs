@@ -205,6 +205,21 @@ pub fn close_from(first: RawFd) -> bool {
     }
 }
 
+/// setdomainname(2), which nix does not wrap.
+pub fn set_domainname(name: &str) -> io::Result<()> {
+    // SAFETY: pointer and length describe `name`, valid for the call.
+    if unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Whether `fd` is an open fd of this process (F_GETFD on a number we do not own).
+pub fn fd_is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the flags of an fd number; a closed one yields EBADF.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
 pub fn set_cloexec(fd: RawFd, on: bool) -> io::Result<()> {
     // SAFETY: F_GETFD/F_SETFD on an fd number; a closed fd only yields EBADF.
     let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };

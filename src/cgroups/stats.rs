@@ -160,12 +160,9 @@ fn cpu_list(s: &str) -> Vec<u32> {
 }
 
 fn clock_ticks_ns() -> u64 {
-    // SAFETY: sysconf only reads a system constant.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if hz > 0 {
-        1_000_000_000 / hz as u64
-    } else {
-        10_000_000
+    match nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK) {
+        Ok(Some(hz)) if hz > 0 => 1_000_000_000 / hz as u64,
+        _ => 10_000_000,
     }
 }
 

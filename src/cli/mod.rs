@@ -162,7 +162,7 @@ impl std::error::Error for Failed {}
 /// (LISTEN_FDS) the same range; each must be open, and the count within the open-file limit
 /// (a huge count used to wrap around). Called before corral opens any file of its own, so
 /// none of ours can be mistaken for one of them.
-pub fn check_preserved_fds(cli: &Cli) -> std::result::Result<(), String> {
+pub fn check_preserved_fds(cli: &Cli) -> crate::error::Result<()> {
     let n = match &cli.command {
         Some(Command::Create(a)) => a.common.preserve_fds,
         Some(Command::Run(a)) => a.common.preserve_fds,
@@ -180,15 +180,16 @@ pub fn check_preserved_fds(cli: &Cli) -> std::result::Result<(), String> {
         .map(|(soft, _)| soft)
         .unwrap_or(1024);
     if 3 + total as u64 > limit {
-        return Err(format!(
-            "{what}: more fds than the open-file limit ({limit}) allows"
+        return Err(crate::error::Error::config(
+            what,
+            format!("more fds than the open-file limit ({limit}) allows"),
         ));
     }
-    for fd in 3..3 + total as i32 {
-        // SAFETY: F_GETFD only queries the flags of an fd number.
-        if unsafe { libc::fcntl(fd, libc::F_GETFD) } < 0 {
-            return Err(format!("{what}: fd {fd} is not open"));
-        }
+    if let Some(fd) = (3..3 + total as i32).find(|fd| !crate::syscall::fd_is_open(*fd)) {
+        return Err(crate::error::Error::config(
+            what,
+            format!("fd {fd} is not open"),
+        ));
     }
     Ok(())
 }

@@ -33,8 +33,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     // runc's `run` writes the pid file once the process runs, not when it is created.
     let pid_file = opts.pid_file.take();
     if !a.detach && !a.no_subreaper {
-        // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer argument.
-        unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1) };
+        let _ = nix::sys::prctl::set_child_subreaper(true);
     }
     // Blocked before the container starts, so a fast exit's SIGCHLD is queued, not lost.
     let forwarded = if a.detach {

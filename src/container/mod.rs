@@ -6,12 +6,12 @@ pub mod id;
 pub mod state;
 
 pub use id::validate_id;
-pub use state::{OciState, Phase, ProcessId, State, Status};
+pub use state::{Phase, ProcessId, State, Status};
 
 use crate::error::{Context, Error, Result, at};
 use crate::hooks;
+use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -88,17 +88,14 @@ impl StateRoot {
 }
 
 /// flock(LOCK_EX) on the state directory: two commands on one id never interleave. The
-/// lock lives as long as the returned File.
-pub fn lock_dir(dir: &Path) -> Result<File> {
-    let f = File::open(dir).ctx(|| at("open state dir", dir))?;
+/// lock lives as long as the returned handle.
+pub fn lock_dir(dir: &Path) -> Result<Flock<File>> {
+    let mut f = File::open(dir).ctx(|| at("open state dir", dir))?;
     loop {
-        // SAFETY: flock on an fd we own; no memory is passed.
-        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX) } == 0 {
-            return Ok(f);
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e).ctx(|| at("lock", dir));
+        match Flock::lock(f, FlockArg::LockExclusive) {
+            Ok(lock) => return Ok(lock),
+            Err((back, nix::errno::Errno::EINTR)) => f = back,
+            Err((_, e)) => return Err(e).ctx(|| at("lock", dir)),
         }
     }
 }
@@ -106,7 +103,7 @@ pub fn lock_dir(dir: &Path) -> Result<File> {
 pub struct Container {
     pub dir: PathBuf,
     pub state: State,
-    _lock: Option<File>,
+    _lock: Option<Flock<File>>,
 }
 
 impl Container {

@@ -5,6 +5,8 @@
 use crate::error::{Context, Error, Result, io_text};
 use crate::sync::InitConfig;
 use caps::CapSet;
+use nix::sys::personality::Persona;
+use nix::sys::resource::Resource;
 use oci_spec::runtime::{
     Capabilities, IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag,
     LinuxSchedulerPolicy, PosixRlimitType, Process,
@@ -79,10 +81,7 @@ pub fn prepare(
     switch_user(p, facts.setgroups_allowed)?;
     caps.apply()?;
     if nnp {
-        // SAFETY: PR_SET_NO_NEW_PRIVS takes integer arguments only.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).ctx(|| "process.noNewPrivileges: prctl");
-        }
+        nix::sys::prctl::set_no_new_privs().ctx(|| "process.noNewPrivileges: prctl")?;
     }
     let umask = user.umask().unwrap_or(0o022);
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
@@ -163,26 +162,26 @@ fn to_cstrings(items: &[String], what: &str) -> Result<Vec<CString>> {
         .collect()
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> i32 {
+fn rlimit_resource(t: PosixRlimitType) -> Resource {
     use PosixRlimitType as R;
-    (match t {
-        R::RlimitCpu => libc::RLIMIT_CPU,
-        R::RlimitFsize => libc::RLIMIT_FSIZE,
-        R::RlimitData => libc::RLIMIT_DATA,
-        R::RlimitStack => libc::RLIMIT_STACK,
-        R::RlimitCore => libc::RLIMIT_CORE,
-        R::RlimitRss => libc::RLIMIT_RSS,
-        R::RlimitNproc => libc::RLIMIT_NPROC,
-        R::RlimitNofile => libc::RLIMIT_NOFILE,
-        R::RlimitMemlock => libc::RLIMIT_MEMLOCK,
-        R::RlimitAs => libc::RLIMIT_AS,
-        R::RlimitLocks => libc::RLIMIT_LOCKS,
-        R::RlimitSigpending => libc::RLIMIT_SIGPENDING,
-        R::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
-        R::RlimitNice => libc::RLIMIT_NICE,
-        R::RlimitRtprio => libc::RLIMIT_RTPRIO,
-        R::RlimitRttime => libc::RLIMIT_RTTIME,
-    }) as i32
+    match t {
+        R::RlimitCpu => Resource::RLIMIT_CPU,
+        R::RlimitFsize => Resource::RLIMIT_FSIZE,
+        R::RlimitData => Resource::RLIMIT_DATA,
+        R::RlimitStack => Resource::RLIMIT_STACK,
+        R::RlimitCore => Resource::RLIMIT_CORE,
+        R::RlimitRss => Resource::RLIMIT_RSS,
+        R::RlimitNproc => Resource::RLIMIT_NPROC,
+        R::RlimitNofile => Resource::RLIMIT_NOFILE,
+        R::RlimitMemlock => Resource::RLIMIT_MEMLOCK,
+        R::RlimitAs => Resource::RLIMIT_AS,
+        R::RlimitLocks => Resource::RLIMIT_LOCKS,
+        R::RlimitSigpending => Resource::RLIMIT_SIGPENDING,
+        R::RlimitMsgqueue => Resource::RLIMIT_MSGQUEUE,
+        R::RlimitNice => Resource::RLIMIT_NICE,
+        R::RlimitRtprio => Resource::RLIMIT_RTPRIO,
+        R::RlimitRttime => Resource::RLIMIT_RTTIME,
+    }
 }
 
 fn set_rlimits(p: &Process) -> Result<()> {
@@ -193,15 +192,8 @@ fn set_rlimits(p: &Process) -> Result<()> {
         .iter()
         .enumerate()
     {
-        let lim = libc::rlimit {
-            rlim_cur: r.soft(),
-            rlim_max: r.hard(),
-        };
-        // SAFETY: setrlimit reads an rlimit struct valid for the call.
-        if unsafe { libc::setrlimit(rlimit_resource(r.typ()) as _, &lim) } != 0 {
-            return Err(std::io::Error::last_os_error())
-                .ctx(|| format!("process.rlimits[{i}] ({}): setrlimit", r.typ()));
-        }
+        nix::sys::resource::setrlimit(rlimit_resource(r.typ()), r.soft(), r.hard())
+            .ctx(|| format!("process.rlimits[{i}] ({}): setrlimit", r.typ()))?;
     }
     Ok(())
 }
@@ -278,14 +270,14 @@ fn set_personality(cfg: &InitConfig) -> Result<()> {
             "personality flags are not supported",
         ));
     }
-    let domain: libc::c_ulong = match pers.domain() {
+    // The execution domains of personality(2): PER_LINUX and PER_LINUX32 (nix names only
+    // the flag bits).
+    let domain = match pers.domain() {
         LinuxPersonalityDomain::PerLinux => 0x0000,
         LinuxPersonalityDomain::PerLinux32 => 0x0008,
     };
-    // SAFETY: personality takes an integer persona.
-    if unsafe { libc::personality(domain) } == -1 {
-        return Err(std::io::Error::last_os_error()).ctx(|| "linux.personality: personality");
-    }
+    nix::sys::personality::set(Persona::from_bits_retain(domain))
+        .ctx(|| "linux.personality: personality")?;
     Ok(())
 }
 
@@ -298,9 +290,9 @@ fn give_stdio_to_user(uid: u32, gid: u32, own_pty: bool) {
     if uid == 0 && gid == 0 {
         return;
     }
-    for fd in 0..3 {
-        // SAFETY: borrowing a standard fd for the duration of fstat/fchown.
-        let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    use std::os::fd::AsFd;
+    let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
+    for borrowed in [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()] {
         let Ok(st) = nix::sys::stat::fstat(borrowed) else {
             continue;
         };
@@ -344,16 +336,14 @@ fn switch_user(p: &Process, setgroups_allowed: bool) -> Result<()> {
             .collect();
         nix::unistd::setgroups(&groups).ctx(|| "process.user.additionalGids: setgroups")?;
     }
-    // SAFETY: PR_SET_KEEPCAPS takes integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    let _ = nix::sys::prctl::set_keepcaps(true);
     let gid = nix::unistd::Gid::from_raw(user.gid());
     nix::unistd::setresgid(gid, gid, gid)
         .ctx(|| format!("process.user.gid: setresgid({})", user.gid()))?;
     let uid = nix::unistd::Uid::from_raw(user.uid());
     nix::unistd::setresuid(uid, uid, uid)
         .ctx(|| format!("process.user.uid: setresuid({})", user.uid()))?;
-    // SAFETY: as above.
-    unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 0, 0, 0, 0) };
+    let _ = nix::sys::prctl::set_keepcaps(false);
     Ok(())
 }
 

@@ -6,6 +6,7 @@ use crate::error::{Context, Error, Result};
 use crate::hooks;
 use crate::rootfs;
 use crate::sync::{Channel, FromInit, InitConfig, ToInit};
+use nix::sys::signal::Signal;
 use oci_spec::runtime::LinuxNamespaceType;
 use std::convert::Infallible;
 use std::io::Read;
@@ -17,7 +18,7 @@ pub fn run(
     facts: super::process::HostFacts,
     bind_trees: &[Option<std::os::fd::OwnedFd>],
 ) -> Result<Infallible> {
-    set_parent_death_signal(libc::SIGKILL)?;
+    set_parent_death_signal(Some(Signal::SIGKILL))?;
     let hook_state = match recv(chan)? {
         ToInit::Go(state) => state,
         other => return Err(Error::other(format!("expected go, got {other:?}"))),
@@ -50,13 +51,13 @@ pub fn run(
     crate::syscall::cloexec_from(3 + cfg.preserve_fds).ctx(|| "mark fds close-on-exec")?;
     crate::syscall::reset_signals();
     // Changing credentials cleared the parent-death signal; the parent still holds us.
-    set_parent_death_signal(libc::SIGKILL)?;
+    set_parent_death_signal(Some(Signal::SIGKILL))?;
     send(chan, &FromInit::Ready)?;
     match recv(chan)? {
         ToInit::Commit => {}
         other => return Err(Error::other(format!("expected commit, got {other:?}"))),
     }
-    set_parent_death_signal(0)?;
+    set_parent_death_signal(None)?;
     send(chan, &FromInit::Committed)?;
 
     if let Some(fifo) = cfg.fifo_fd {
@@ -178,12 +179,8 @@ fn setup_terminal(
     crate::tty::setup_console(root, console, size, dev_console)
 }
 
-fn set_parent_death_signal(sig: i32) -> Result<()> {
-    // SAFETY: PR_SET_PDEATHSIG takes a signal number by value.
-    if unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, sig) } != 0 {
-        return Err(std::io::Error::last_os_error()).ctx(|| "prctl(PR_SET_PDEATHSIG)");
-    }
-    Ok(())
+fn set_parent_death_signal(sig: Option<Signal>) -> Result<()> {
+    nix::sys::prctl::set_pdeathsig(sig).ctx(|| "prctl(PR_SET_PDEATHSIG)")
 }
 
 fn join_keyring(id: &str) -> Result<()> {
@@ -228,10 +225,7 @@ fn set_hostnames(spec: &oci_spec::runtime::Spec, has_uts: bool) -> Result<()> {
         nix::unistd::sethostname(h).ctx(|| "hostname: sethostname")?;
     }
     if let Some(d) = domainname {
-        // SAFETY: pointer and length describe `d`, valid for the call.
-        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
-            return Err(std::io::Error::last_os_error()).ctx(|| "domainname: setdomainname");
-        }
+        crate::syscall::set_domainname(d).ctx(|| "domainname: setdomainname")?;
     }
     Ok(())
 }
@@ -251,8 +245,8 @@ fn close_fds_from(first: RawFd) {
         .filter(|fd| *fd >= first)
         .collect();
     for fd in fds {
-        // SAFETY: nothing of ours uses these fds any more; the process execs next.
-        unsafe { libc::close(fd) };
+        // Nothing of ours uses these fds any more; the process execs next.
+        let _ = nix::unistd::close(fd);
     }
 }
 

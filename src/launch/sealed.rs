@@ -17,7 +17,7 @@
 use crate::error::{Context, Result};
 use crate::syscall::{detached_readonly_overlay, openat_path};
 use std::fs::File;
-use std::os::fd::{FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 pub fn sealed_self_exe() -> Result<OwnedFd> {
@@ -84,25 +84,21 @@ fn empty_layer_candidate(bin_dir: &Path) -> Option<PathBuf> {
 }
 
 pub fn sealed_memfd_copy() -> Result<OwnedFd> {
-    // SAFETY: memfd_create with a static NUL-terminated name; returns a new fd or -1.
-    let fd = unsafe {
-        libc::memfd_create(
-            c"corral".as_ptr(),
-            libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING,
-        )
-    };
-    if fd < 0 {
-        return Err(std::io::Error::last_os_error()).ctx(|| "memfd_create");
-    }
-    // SAFETY: the fd was just returned by the kernel and is owned by nobody else.
-    let mut memfd = unsafe { File::from_raw_fd(fd) };
+    use nix::fcntl::{FcntlArg, SealFlag};
+    use nix::sys::memfd::{MFdFlags, memfd_create};
+    let fd = memfd_create(
+        c"corral",
+        MFdFlags::MFD_CLOEXEC | MFdFlags::MFD_ALLOW_SEALING,
+    )
+    .ctx(|| "memfd_create")?;
+    let mut memfd = File::from(fd);
     let mut exe = File::open("/proc/self/exe").ctx(|| "open /proc/self/exe")?;
     std::io::copy(&mut exe, &mut memfd).ctx(|| "copy corral into memfd")?;
-    let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
-    // SAFETY: F_ADD_SEALS on an fd we own, integer argument.
-    if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } < 0 {
-        return Err(std::io::Error::last_os_error()).ctx(|| "seal memfd");
-    }
+    let seals = SealFlag::F_SEAL_SEAL
+        | SealFlag::F_SEAL_SHRINK
+        | SealFlag::F_SEAL_GROW
+        | SealFlag::F_SEAL_WRITE;
+    nix::fcntl::fcntl(&memfd, FcntlArg::F_ADD_SEALS(seals)).ctx(|| "seal memfd")?;
     Ok(OwnedFd::from(memfd))
 }
 

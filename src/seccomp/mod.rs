@@ -350,15 +350,12 @@ pub fn load(s: &LinuxSeccomp) -> Result<Option<OwnedFd>> {
         .get_notify_fd()
         .map_err(|e| err("linux.seccomp", format!("get the notify fd: {e}")))?;
     // Our own copy: the filter context may close its fd when dropped.
-    // SAFETY: F_DUPFD_CLOEXEC on an fd libseccomp gave us; returns a new fd or -1.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        return Err(err("linux.seccomp", std::io::Error::last_os_error()));
-    }
-    // SAFETY: a fresh fd that nobody else owns.
-    Ok(Some(unsafe {
-        <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(dup)
-    }))
+    // SAFETY: libseccomp's notify fd stays open while `ctx` lives, which covers the dup.
+    let borrowed = unsafe { std::os::fd::BorrowedFd::borrow_raw(fd) };
+    let own = borrowed
+        .try_clone_to_owned()
+        .map_err(|e| err("linux.seccomp", format!("dup the notify fd: {e}")))?;
+    Ok(Some(own))
 }
 
 #[cfg(test)]
