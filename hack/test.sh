@@ -34,7 +34,14 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "== cargo test"
+# Tests that skip (corral_test_kit::skip!) are listed after the run, so a lane that skips is
+# seen.
+export CORRAL_SKIP_LOG=$PWD/target/skipped-tests.txt
+rm -f "$CORRAL_SKIP_LOG"
 cargo test --workspace --quiet
+echo "== tests skipped on this host: $(cat "$CORRAL_SKIP_LOG" 2>/dev/null | wc -l)"
+cat "$CORRAL_SKIP_LOG" 2>/dev/null || true
+unset CORRAL_SKIP_LOG
 echo "== OCI conformance suite (runtime-tools-tests/)"
 hack/conformance.sh
 echo "== real clients: containerd, podman, go-runc, docker (hack/e2e/clients.py)"

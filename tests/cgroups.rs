@@ -418,10 +418,11 @@ fn update_below_current_memory_usage_is_refused() {
 fn hugepage_limits_on_cgroup_v2() {
     // Only on the v2 lane: on the hybrid development host hugetlb lives in the unified
     // hierarchy, and enabling it there changes the host's root cgroup.
-    if !cgroup_v2_host()
-        || !std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists()
-    {
-        return;
+    if !cgroup_v2_host() {
+        skip!("hybrid host: hugetlb lives in the unified hierarchy (the v2 lane runs this)");
+    }
+    if !std::path::Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+        skip!("the kernel has no 2 MB huge pages");
     }
     let mut b = Bundle::with_args(&["sleep", "1000"]);
     b.config["linux"]["resources"]["hugepageLimits"] =
@@ -479,8 +480,7 @@ fn update_takes_minus_one_as_unlimited_like_runc() {
 #[test]
 fn update_cpu_period_and_quota_under_a_limited_parent() {
     if cgroup_v2_host() {
-        eprintln!("skipped: cgroup v2 sets quota and period in one write (cpu.max)");
-        return;
+        skip!("cgroup v2 sets quota and period in one write (cpu.max)");
     }
     let parent = format!("{CGROUP_PARENT}/quota-parent-{}", std::process::id());
     let cpu_parent =

@@ -154,14 +154,11 @@ fn overlay_seal_works_with_the_state_root_inside_the_binary_directory() {
     let home = tempfile::tempdir().unwrap();
     let bin = home.path().join("corral");
     std::fs::copy(env!("CARGO_BIN_EXE_corral"), &bin).unwrap();
-    let rt = Runtime {
-        name: "corral",
-        bin,
-        root: tempfile::Builder::new()
-            .prefix("state")
-            .tempdir_in(home.path())
-            .unwrap(),
-    };
+    let root = tempfile::Builder::new()
+        .prefix("state")
+        .tempdir_in(home.path())
+        .unwrap();
+    let rt = Runtime::corral_at(bin, root);
     let b = Bundle::with_args(&["true"]);
     let id = unique_id("nested-seal");
     let _guard = rt.guard(&id);

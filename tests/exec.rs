@@ -507,8 +507,7 @@ fn exec_into_a_sub_cgroup() {
 #[test]
 fn exec_into_a_sub_cgroup_the_kernel_refuses_fails_cleanly() {
     if cgroup_v2_host() {
-        eprintln!("skipped: needs a v1 cpuset hierarchy");
-        return;
+        skip!("needs a v1 cpuset hierarchy");
     }
     let b = sleeper();
     let results = with_running("execcgbad", &b, |rt, id| {

@@ -231,8 +231,7 @@ fn exec_process_label_sets_the_execs_context() {
 #[test]
 fn exec_process_without_a_profile_keeps_the_containers() {
     if !apparmor_enabled() {
-        eprintln!("skipped: AppArmor is not enabled on this host (the v2 VM lane runs it)");
-        return;
+        skip!("AppArmor is not enabled on this host (the v2 VM lane runs it)");
     }
     let profile = Profile::load();
     let mut b = Bundle::with_args(&["sleep", "600"]);

@@ -2,9 +2,10 @@
 //! like any runc client), bundles made from busybox-static plus the checker, and a per-case
 //! context that removes every container, cgroup and helper process it made, pass or fail.
 
+use corral_test_kit::{Applets, busybox_rootfs, runc_spec_config};
 use serde_json::{Value, json};
 use std::fs;
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -42,11 +43,7 @@ macro_rules! ensure {
     };
 }
 
-pub struct Runtime {
-    pub bin: PathBuf,
-    pub global_args: Vec<String>,
-    pub root: tempfile::TempDir,
-}
+pub use corral_test_kit::{Runtime, cgroup_mounts};
 
 /// What a runtime command did.
 #[derive(Debug)]
@@ -75,85 +72,29 @@ impl Ran {
     }
 }
 
-impl Runtime {
-    pub fn new(bin: PathBuf, global_args: Vec<String>) -> std::io::Result<Runtime> {
-        let root = tempfile::Builder::new()
-            .prefix("conformance-root")
-            .tempdir()?;
-        Ok(Runtime {
-            bin,
-            global_args,
-            root,
-        })
-    }
-
-    pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.arg("--root").arg(self.root.path());
-        c.args(&self.global_args);
-        c.args(args);
-        c
-    }
-}
-
-/// Runs a command with stdin from an empty file and stdout/stderr into files in `dir`: a
-/// container started by `create` inherits them and may hold them long after the command
-/// returned, so pipes would hang the reader.
-pub fn capture(mut cmd: Command, dir: &Path) -> Ran {
-    let out_path = dir.join(".stdout");
-    let err_path = dir.join(".stderr");
-    let empty = dir.join(".stdin");
-    let files = (|| -> std::io::Result<_> {
-        fs::write(&empty, b"")?;
-        Ok((
-            fs::File::open(&empty)?,
-            fs::File::create(&out_path)?,
-            fs::File::create(&err_path)?,
-        ))
-    })();
-    let (stdin, stdout, stderr) = match files {
-        Ok(f) => f,
-        Err(e) => return spawn_error(e),
-    };
-    cmd.stdin(stdin).stdout(stdout).stderr(stderr);
-    let code = match cmd.spawn() {
-        Ok(child) => wait_with_timeout(child, COMMAND_TIMEOUT),
-        Err(e) => return spawn_error(e),
-    };
-    Ran {
-        code,
-        stdout: fs::read_to_string(&out_path).unwrap_or_default(),
-        stderr: fs::read_to_string(&err_path).unwrap_or_default(),
-    }
-}
-
-fn spawn_error(e: std::io::Error) -> Ran {
-    Ran {
-        code: -1,
-        stdout: String::new(),
-        stderr: format!("could not run the runtime: {e}"),
-    }
-}
-
-/// The exit code, 128+signal for a killed command, or -2 after killing it on timeout.
-pub fn wait_with_timeout(mut child: Child, limit: Duration) -> i32 {
+/// Runs a runtime command (see [`corral_test_kit::capture`]); one still running after
+/// `COMMAND_TIMEOUT` is killed and reported with code -2.
+pub fn capture(mut cmd: Command) -> Ran {
     use std::os::unix::process::ExitStatusExt;
-    let start = Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(status)) => {
-                return status
+    match corral_test_kit::capture(&mut cmd, Some(COMMAND_TIMEOUT)) {
+        Ok(c) => Ran {
+            code: if c.timed_out {
+                -2
+            } else {
+                let status = c.output.status;
+                status
                     .code()
                     .or(status.signal().map(|s| 128 + s))
-                    .unwrap_or(-1);
-            }
-            Ok(None) if start.elapsed() < limit => std::thread::sleep(Duration::from_millis(2)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return -2;
-            }
-        }
+                    .unwrap_or(-1)
+            },
+            stdout: String::from_utf8_lossy(&c.output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&c.output.stderr).into_owned(),
+        },
+        Err(e) => Ran {
+            code: -1,
+            stdout: String::new(),
+            stderr: format!("could not run the runtime: {e}"),
+        },
     }
 }
 
@@ -215,19 +156,6 @@ impl Host {
             }
         }
     }
-}
-
-/// Mount points of every cgroup hierarchy of the caller's mount namespace.
-pub fn cgroup_mounts() -> Vec<PathBuf> {
-    let text = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    text.lines()
-        .filter_map(|l| {
-            let (left, right) = l.split_once(" - ")?;
-            let fstype = right.split(' ').next()?;
-            let mount_point = left.split(' ').nth(4)?;
-            (fstype == "cgroup" || fstype == "cgroup2").then(|| PathBuf::from(mount_point))
-        })
-        .collect()
 }
 
 /// Whether the mount holding `path` (the deepest mount point above it) is shared.
@@ -382,7 +310,7 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn runtime(&self, args: &[&str]) -> Ran {
-        capture(self.rt.command(args), self.dir.path())
+        capture(self.rt.command(args))
     }
 
     /// The runtime command must succeed.
@@ -499,81 +427,34 @@ fn record_host_namespaces(config: &mut Value) {
     }
 }
 
-/// busybox-static with its applets, a passwd/group, and the checker at /bin/oci-checker.
+/// busybox-static with the applets cases use, and the checker at /bin/oci-checker.
 fn make_rootfs(rootfs: &Path, checker: &Path) -> std::io::Result<()> {
-    for d in ["bin", "etc", "tmp", "conformance", "proc", "sys", "dev"] {
-        fs::create_dir_all(rootfs.join(d))?;
-    }
-    fs::set_permissions(rootfs.join("tmp"), fs::Permissions::from_mode(0o1777))?;
-    fs::copy("/bin/busybox", rootfs.join("bin/busybox"))?;
-    fs::copy(checker, rootfs.join("bin/oci-checker"))?;
-    for applet in [
+    const APPLETS: &[&str] = &[
         "sh", "sleep", "touch", "echo", "cat", "true", "false", "ls", "sed", "kill", "id", "mkdir",
         "test", "[",
-    ] {
-        symlink("busybox", rootfs.join("bin").join(applet))?;
-    }
-    fs::write(
-        rootfs.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/tmp:/bin/sh\n",
-    )?;
-    fs::write(rootfs.join("etc/group"), "root:x:0:\nuser:x:1000:\n")
+    ];
+    busybox_rootfs(rootfs, Applets::Only(APPLETS))?;
+    fs::create_dir_all(rootfs.join("conformance"))?;
+    fs::copy(checker, rootfs.join("bin/oci-checker"))?;
+    Ok(())
 }
 
 /// The config `runc spec` writes (and the runtime-spec's example follows), with the terminal
-/// off, the test cgroup parent, and the given process.
+/// off, no ambient capabilities, a writable root, a cgroup namespace, the test cgroup parent,
+/// and the given process.
 pub fn base_config(id: &str, args: &[&str]) -> Value {
-    json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": args,
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {
-                "bounding": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                "effective": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
-                "permitted": ["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]
-            },
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs", "readonly": false},
-        "hostname": "conformance",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-        ],
-        "annotations": {"org.opencontainers.conformance.case": id},
-        "linux": {
-            "cgroupsPath": format!("/{CGROUP_PARENT}/{id}"),
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [
-                {"type": "pid"}, {"type": "network"}, {"type": "ipc"},
-                {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}
-            ],
-            "maskedPaths": [
-                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-                "/proc/scsi"
-            ],
-            "readonlyPaths": [
-                "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
-            ]
-        }
-    })
+    let mut c = runc_spec_config(args);
+    if let Some(caps) = c["process"]["capabilities"].as_object_mut() {
+        caps.remove("ambient");
+    }
+    c["root"]["readonly"] = json!(false);
+    c["hostname"] = json!("conformance");
+    c["annotations"] = json!({"org.opencontainers.conformance.case": id});
+    c["linux"]["cgroupsPath"] = json!(format!("/{CGROUP_PARENT}/{id}"));
+    if let Some(ns) = c["linux"]["namespaces"].as_array_mut() {
+        ns.push(json!({"type": "cgroup"}));
+    }
+    c
 }
 
 /// Whether an ELF file asks for a dynamic loader (PT_INTERP): the checker must not.

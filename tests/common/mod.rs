@@ -3,9 +3,13 @@
 //! behind. Tests run real containers as root.
 #![allow(dead_code)]
 
+use corral_test_kit::{Applets, runc_spec_config};
+#[allow(unused_imports)] // each test binary uses a part
+pub use corral_test_kit::{cgroup_mounts, cgroup_v2_host, skip};
 use serde_json::{Value, json};
+use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Parent of every test cgroup, never the caller's own cgroup.
@@ -22,22 +26,21 @@ pub fn unique_id(prefix: &str) -> String {
     )
 }
 
-pub struct Runtime {
-    pub name: &'static str,
-    pub bin: PathBuf,
-    pub root: tempfile::TempDir,
+/// A runtime under test (the kit's, with a private `--root`) and the steps tests take with
+/// it.
+pub struct Runtime(corral_test_kit::Runtime);
+
+impl Deref for Runtime {
+    type Target = corral_test_kit::Runtime;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Runtime {
     pub fn corral() -> Runtime {
-        Runtime {
-            name: "corral",
-            bin: PathBuf::from(env!("CARGO_BIN_EXE_corral")),
-            root: tempfile::Builder::new()
-                .prefix("corral-root")
-                .tempdir()
-                .unwrap(),
-        }
+        let bin = PathBuf::from(env!("CARGO_BIN_EXE_corral"));
+        Runtime(corral_test_kit::Runtime::new("corral", bin, Vec::new()).unwrap())
     }
 
     /// Debian's runc; the test suite's setup installs it. Missing runc fails the test, it
@@ -48,24 +51,25 @@ impl Runtime {
             .map(PathBuf::from)
             .find(|p| p.exists())
             .expect("runc is not installed (hack/test.sh installs it)");
-        Runtime {
-            name: "runc",
-            bin,
-            root: tempfile::Builder::new()
-                .prefix("runc-root")
-                .tempdir()
-                .unwrap(),
-        }
+        Runtime(corral_test_kit::Runtime::new("runc", bin, Vec::new()).unwrap())
     }
 
     pub fn both() -> [Runtime; 2] {
         [Runtime::corral(), Runtime::runc()]
     }
 
+    /// corral from `bin` with the state root `root`.
+    pub fn corral_at(bin: PathBuf, root: tempfile::TempDir) -> Runtime {
+        Runtime(corral_test_kit::Runtime {
+            name: "corral",
+            bin,
+            global_args: Vec::new(),
+            root,
+        })
+    }
+
     pub fn cmd(&self) -> Command {
-        let mut c = Command::new(&self.bin);
-        c.arg("--root").arg(self.root.path());
-        c
+        self.0.command(&[])
     }
 
     /// Runs a command with stdin from /dev/null and its output captured in files, not
@@ -218,14 +222,6 @@ pub fn assert_clean(runtime: &Runtime, id: &str) {
     );
 }
 
-pub fn cgroup_mounts() -> Vec<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    info.lines()
-        .filter(|l| l.contains(" - cgroup ") || l.contains(" - cgroup2 "))
-        .filter_map(|l| l.split(' ').nth(4).map(PathBuf::from))
-        .collect()
-}
-
 /// Host pids whose cgroup (any hierarchy) is `cg`.
 pub fn processes_in_cgroup(cg: &str) -> Vec<i32> {
     let mut out = Vec::new();
@@ -263,11 +259,6 @@ pub fn remove_test_cgroup_parent() {
     }
 }
 
-/// True on a pure cgroup v2 host (the VM lane), false on v1 and hybrid hosts.
-pub fn cgroup_v2_host() -> bool {
-    std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-}
-
 /// The host directory of a test container's cgroup for `controller` (v1) or the unified
 /// hierarchy (v2, where `controller` is ignored).
 pub fn cgroup_dir(rt: &Runtime, id: &str, controller: &str) -> std::path::PathBuf {
@@ -289,24 +280,28 @@ pub fn mounts_mentioning(needle: &str) -> Vec<String> {
         .collect()
 }
 
-/// A bundle: busybox-static rootfs plus a config based on the runtime-spec defaults, with
-/// `terminal: false` and a per-runtime cgroupsPath under the test parent.
-pub struct Bundle {
-    pub dir: tempfile::TempDir,
-    pub config: Value,
+/// A bundle: busybox-static rootfs plus the config `runc spec` writes, with `terminal: false`,
+/// hostname `testhost` and a per-runtime cgroupsPath under the test parent.
+pub struct Bundle(corral_test_kit::Bundle);
+
+impl Deref for Bundle {
+    type Target = corral_test_kit::Bundle;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl DerefMut for Bundle {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl Bundle {
     pub fn new() -> Bundle {
-        let dir = tempfile::Builder::new()
-            .prefix("corral-bundle")
-            .tempdir()
-            .unwrap();
-        make_busybox_rootfs(&dir.path().join("rootfs"));
-        Bundle {
-            dir,
-            config: default_config(),
-        }
+        let mut config = runc_spec_config(&["true"]);
+        config["hostname"] = json!("testhost");
+        Bundle(corral_test_kit::Bundle::temp("corral-bundle", Applets::All, config).unwrap())
     }
 
     pub fn with_args(args: &[&str]) -> Bundle {
@@ -325,31 +320,19 @@ impl Bundle {
     }
 
     pub fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    pub fn path_str(&self) -> &str {
-        self.dir.path().to_str().unwrap()
-    }
-
-    pub fn rootfs(&self) -> PathBuf {
-        self.dir.path().join("rootfs")
+        &self.dir
     }
 
     /// Writes config.json with the cgroupsPath that belongs to `runtime` and `id`.
     pub fn write_for(&self, runtime: &Runtime, id: &str) {
         let mut c = self.config.clone();
         c["linux"]["cgroupsPath"] = json!(cgroup_path(runtime, id));
-        std::fs::write(
-            self.dir.path().join("config.json"),
-            serde_json::to_vec_pretty(&c).unwrap(),
-        )
-        .unwrap();
+        self.write(&c).unwrap();
     }
 
     /// Writes config.json as it is (for bad-input tests).
     pub fn write_raw(&self, text: &str) {
-        std::fs::write(self.dir.path().join("config.json"), text).unwrap();
+        std::fs::write(self.dir.join("config.json"), text).unwrap();
     }
 }
 
@@ -357,78 +340,6 @@ impl Default for Bundle {
     fn default() -> Self {
         Bundle::new()
     }
-}
-
-fn make_busybox_rootfs(rootfs: &Path) {
-    let bin = rootfs.join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    for d in ["etc", "tmp", "proc", "sys", "dev", "root", "home/user"] {
-        std::fs::create_dir_all(rootfs.join(d)).unwrap();
-    }
-    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("busybox-static is not installed");
-    let list = Command::new("/bin/busybox").arg("--list").output().unwrap();
-    for applet in String::from_utf8_lossy(&list.stdout).lines() {
-        if applet != "busybox" {
-            let _ = std::os::unix::fs::symlink("busybox", bin.join(applet));
-        }
-    }
-    std::fs::write(
-        rootfs.join("etc/passwd"),
-        "root:x:0:0:root:/root:/bin/sh\nuser:x:1000:1000:user:/home/user:/bin/sh\n",
-    )
-    .unwrap();
-    std::fs::write(
-        rootfs.join("etc/group"),
-        "root:x:0:\nuser:x:1000:\ntty:x:5:\n",
-    )
-    .unwrap();
-}
-
-/// The runtime-spec default config that `runc spec` and `corral spec` write, minus the
-/// terminal.
-pub fn default_config() -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    json!({
-        "ociVersion": "1.0.2",
-        "process": {
-            "terminal": false,
-            "user": {"uid": 0, "gid": 0},
-            "args": ["true"],
-            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
-            "cwd": "/",
-            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps, "ambient": caps},
-            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
-            "noNewPrivileges": true
-        },
-        "root": {"path": "rootfs", "readonly": true},
-        "hostname": "testhost",
-        "mounts": [
-            {"destination": "/proc", "type": "proc", "source": "proc"},
-            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
-             "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
-            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
-            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
-             "options": ["nosuid", "noexec", "nodev"]},
-            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
-             "options": ["nosuid", "noexec", "nodev", "ro"]},
-            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup",
-             "options": ["nosuid", "noexec", "nodev", "relatime", "ro"]}
-        ],
-        "linux": {
-            "resources": {"devices": [{"allow": false, "access": "rwm"}]},
-            "namespaces": [
-                {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
-            ],
-            "maskedPaths": [
-                "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"
-            ],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
-        }
-    })
 }
 
 /// Runs `f` once per runtime (corral, then runc) with a fresh id, cleaning up after each,
@@ -455,27 +366,9 @@ pub fn assert_same<T: PartialEq + std::fmt::Debug>(results: &[(String, T)]) {
 
 /// Runs `c` with stdin from /dev/null and stdout/stderr captured through temp files.
 pub fn capture(c: &mut Command) -> Output {
-    let out = tempfile::tempfile().unwrap();
-    let err = tempfile::tempfile().unwrap();
-    let status = c
-        .stdin(Stdio::null())
-        .stdout(out.try_clone().unwrap())
-        .stderr(err.try_clone().unwrap())
-        .status()
-        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", c.get_program()));
-    Output {
-        status,
-        stdout: read_all(out),
-        stderr: read_all(err),
-    }
-}
-
-fn read_all(mut f: std::fs::File) -> Vec<u8> {
-    use std::io::{Read, Seek};
-    let mut v = Vec::new();
-    f.seek(std::io::SeekFrom::Start(0)).unwrap();
-    f.read_to_end(&mut v).unwrap();
-    v
+    corral_test_kit::capture(c, None)
+        .unwrap_or_else(|e| panic!("spawn {:?}: {e}", c.get_program()))
+        .output
 }
 
 /// Makes `file` fd 3 of the command's process (for --preserve-fds and LISTEN_FDS tests).

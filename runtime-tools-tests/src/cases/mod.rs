@@ -80,7 +80,7 @@ pub fn run(args: RunArgs) -> Result<i32, String> {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    let rt = Runtime::new(args.runtime.clone(), args.global_args.clone())
+    let rt = Runtime::new("runtime", args.runtime.clone(), args.global_args.clone())
         .map_err(|e| format!("state dir: {e}"))?;
     let host = Host::probe();
     let selected: Vec<&Case> = all()
