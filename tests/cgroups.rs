@@ -474,6 +474,42 @@ fn update_takes_minus_one_as_unlimited_like_runc() {
     assert_eq!(results[0].1.2, "max");
 }
 
+/// Device rules in `update -r` change nothing, as with runc (its update skips devices); corral
+/// says so with a warning instead of ignoring them silently.
+#[test]
+fn update_does_not_change_device_rules_and_says_so() {
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    for set in ["bounding", "effective", "permitted"] {
+        b.config["process"]["capabilities"][set] = json!(["CAP_MKNOD"]);
+    }
+    let results = differential("update-dev", |rt, id| {
+        rt.start_detached(&b, id);
+        let res = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(
+            res.path(),
+            r#"{"devices": [{"allow": true, "type": "c", "major": 1, "minor": 1, "access": "rwm"}]}"#,
+        )
+        .unwrap();
+        let out = rt.run(&["update", "-r", res.path().to_str().unwrap(), id]);
+        // /dev/mem (c 1:1) stays denied: the rule did not reach the device cgroup.
+        let probe = rt.run(&[
+            "exec",
+            id,
+            "sh",
+            "-c",
+            "mknod /dev/m c 1 1 && head -c1 /dev/m",
+        ]);
+        (
+            out.status.code(),
+            stderr_of(&out).contains("devices is ignored"),
+            stderr_of(&probe).contains("Operation not permitted"),
+        )
+    });
+    assert_eq!(results[0].1, (Some(0), true, true), "corral: {results:?}");
+    assert_eq!(results[1].1.0, Some(0), "runc: {results:?}");
+    assert!(results[1].1.2, "runc: {results:?}");
+}
+
 /// `update --cpu-period/--cpu-quota` under a parent that has a quota of its own: a smaller
 /// period written first makes the old quota exceed the parent's (EINVAL), so the period is
 /// written again after the quota, as runc does. cgroup v1 only: v2 writes both in one file.

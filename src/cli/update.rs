@@ -79,6 +79,13 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         Some(path) => read_resources(path)?,
         None => from_flags(&a)?,
     };
+    if resources.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        // runc's update cannot change device rules either (it skips them); say so rather
+        // than let a caller believe they changed.
+        crate::log::warn(
+            "--resources: linux.resources.devices is ignored: device rules are set when the container is created",
+        );
+    }
     let cgroup = container.state.cgroup.clone();
     check_memory_not_below_usage(&cgroup, &resources)?;
     let saved = cgroup.snapshot_limits();
