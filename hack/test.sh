@@ -52,6 +52,8 @@ python3 hack/bench.py --quick corral="$(hack/build.sh)" runc="$(command -v runc)
   >target/bench-smoke.md
 echo "== pure cgroup v2 lane (QEMU)"
 hack/vm/test-v2.sh
+echo "== systemd lane (QEMU, systemd as PID 1, cgroup v2 and v1: --systemd-cgroup next to runc)"
+hack/vm/test-systemd.sh
 echo "== SELinux lane (QEMU, SELinux permissive with Debian's reference policy)"
 hack/vm/test-selinux.sh
 echo "== demo"

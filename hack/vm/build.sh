@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 out=${VM_DIR:-$here/../../target/vm}
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
-stamp=$(sha256sum "$here/build.sh" "$here/init" | sha256sum | cut -c1-16)
+stamp=$(sha256sum "$here/build.sh" "$here/init" "$here/systemd-mode.sh" | sha256sum | cut -c1-16)
 if [ -f "$out/initrd.gz" ] && [ -f "$out/vmlinuz" ] && [ "$(cat "$out/stamp" 2>/dev/null)" = "$stamp" ]; then
   exit 0
 fi
@@ -43,6 +43,7 @@ for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_p
   cp "$f" "$root/modules/"
 done
 cp "$here/init" "$root/init"
+cp "$here/systemd-mode.sh" "$root/systemd-mode.sh"
 chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1 >"$out/initrd.gz")
 echo "$stamp" >"$out/stamp"

@@ -16,6 +16,9 @@
 mod devices;
 mod resources;
 pub mod stats;
+pub mod systemd;
+
+pub use systemd::SystemdUnit;
 
 use crate::error::{Context, Error, Result, at};
 use oci_spec::runtime::LinuxResources;
@@ -169,6 +172,18 @@ pub struct Cgroup {
     /// Where the cgroup2 hierarchy is mounted (/sys/fs/cgroup, or .../unified on hybrid).
     #[serde(default)]
     pub unified_mount: Option<PathBuf>,
+    /// The systemd unit that owns the cgroup (`--systemd-cgroup`); None under cgroupfs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub systemd: Option<SystemdUnit>,
+}
+
+/// Who makes and removes a container's cgroup.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Driver {
+    /// corral itself, in cgroupfs (runc's default).
+    Cgroupfs,
+    /// systemd, as a transient unit (`--systemd-cgroup`).
+    Systemd,
 }
 
 /// Parses /proc/PID/cgroup into hierarchy key -> path.
@@ -208,16 +223,35 @@ impl Cgroup {
         }
     }
 
-    /// Where a container goes, with runc's cgroupfs rules for `linux.cgroupsPath`: absolute
+    /// Where a container goes, with runc's rules for `linux.cgroupsPath`. cgroupfs: absolute
     /// paths are taken from each hierarchy's root, relative ones (and the default `<id>`)
-    /// from the caller's own cgroup.
-    pub fn for_container(id: &str, cgroups_path: Option<&Path>) -> Result<Cgroup> {
+    /// from the caller's own cgroup. systemd: `slice:prefix:name`, the unit's place under
+    /// each hierarchy's root ([`SystemdUnit`]).
+    pub fn for_container(id: &str, cgroups_path: Option<&Path>, driver: Driver) -> Result<Cgroup> {
+        match driver {
+            Driver::Cgroupfs => Cgroup::at(id, cgroups_path, None),
+            Driver::Systemd => {
+                let path = cgroups_path
+                    .map(|p| {
+                        p.to_str()
+                            .ok_or_else(|| Error::config("linux.cgroupsPath", "is not valid UTF-8"))
+                    })
+                    .transpose()?;
+                let unit = SystemdUnit::from_cgroups_path(id, path)?;
+                let inner = unit.cgroup_path()?;
+                Cgroup::at(id, Some(&inner), Some(unit))
+            }
+        }
+    }
+
+    fn at(id: &str, cgroups_path: Option<&Path>, systemd: Option<SystemdUnit>) -> Result<Cgroup> {
         let hs = host_hierarchies()?;
         let own = own_cgroups(
             &std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?,
         );
         let mut cg = Cgroup {
             layout: Some(layout_of(&hs)),
+            systemd,
             ..Default::default()
         };
         let requested = cgroups_path
@@ -254,8 +288,16 @@ impl Cgroup {
     }
 
     /// Creates every directory (cpuset ones get the parent's cpus and mems, or the kernel
-    /// refuses tasks in them).
+    /// refuses tasks in them). Under systemd nothing is made yet: the unit needs its first
+    /// process ([`Cgroup::place_in_unit`]).
     pub fn create(&self) -> Result<()> {
+        if self.systemd.is_some() {
+            return Ok(());
+        }
+        self.make_dirs()
+    }
+
+    fn make_dirs(&self) -> Result<()> {
         for (key, dir) in &self.paths {
             std::fs::create_dir_all(dir).ctx(|| at("create cgroup", dir))?;
             if key.has_controller("cpuset") {
@@ -264,6 +306,31 @@ impl Cgroup {
         }
         if self.layout == Some(Layout::V2) {
             self.enable_unified_controllers()?;
+        }
+        Ok(())
+    }
+
+    /// `--systemd-cgroup`: asks systemd for the container's unit with `pid` (the init) in it,
+    /// then puts the pid into the hierarchies systemd leaves alone (v1 controllers it does not
+    /// manage), as runc joins every path after starting the unit.
+    pub fn place_in_unit(&self, pid: i32, id: &str) -> Result<()> {
+        let Some(unit) = &self.systemd else {
+            return Ok(());
+        };
+        let unified = self.layout == Some(Layout::V2);
+        systemd::start_unit(unit, pid as u32, &format!("corral container {id}"), unified)?;
+        self.make_dirs()?;
+        let own = own_cgroups(
+            &std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+                .ctx(|| format!("read /proc/{pid}/cgroup"))?,
+        );
+        for (key, dir) in &self.paths {
+            // Already there (systemd placed it) costs nothing; a move takes the kernel's
+            // threadgroup lock.
+            if own.get(key).is_some_and(|p| *p == self.inner) {
+                continue;
+            }
+            write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())
     }
@@ -479,9 +546,15 @@ impl Cgroup {
         result.and(thawed)
     }
 
-    /// Removes the container's directories, retrying while the kernel drains exiting tasks.
+    /// Removes the container's directories, retrying while the kernel drains exiting tasks;
+    /// under systemd, stops the unit first (systemd removes what it made).
     pub fn destroy(&self) -> Result<()> {
         let mut last = None;
+        if let Some(unit) = &self.systemd
+            && let Err(e) = systemd::stop_unit(unit)
+        {
+            last = Some(e);
+        }
         for dir in self.paths.values() {
             if let Err(e) = remove_dir_retrying(dir) {
                 last = Some(e);

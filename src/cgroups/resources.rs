@@ -67,6 +67,12 @@ impl Cgroup {
     /// applies (`Cgroup::apply`); `update` leaves them as they are, as runc's update does.
     pub fn apply_resources(&self, r: &LinuxResources) -> Result<()> {
         let r = &zero_means_unset(r);
+        if let Some(unit) = &self.systemd {
+            // What systemd can hold goes on the unit first (it survives a daemon-reload);
+            // the files below cover the rest, as runc's systemd driver does.
+            let props = super::systemd::resource_properties(r, self.is_v2());
+            super::systemd::set_unit_properties(unit, &props)?;
+        }
         if let Some(m) = r.memory() {
             self.apply_memory(m)?;
         }

@@ -27,7 +27,7 @@ pub struct CommonCreate {
 }
 
 impl CommonCreate {
-    pub fn options(&self, id: &str) -> Result<CreateOptions> {
+    pub fn options(&self, g: &GlobalOptions, id: &str) -> Result<CreateOptions> {
         if self.preserve_fds < 0 {
             anyhow::bail!("--preserve-fds: must not be negative");
         }
@@ -40,6 +40,7 @@ impl CommonCreate {
             no_new_keyring: self.no_new_keyring,
             preserve_fds: self.preserve_fds,
             own_console: false,
+            systemd_cgroup: g.systemd_cgroup,
         })
     }
 }
@@ -55,6 +56,6 @@ pub struct Args {
 #[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let root = g.state_root()?;
-    launch::create(&root, &a.common.options(&a.id)?)?;
+    launch::create(&root, &a.common.options(g, &a.id)?)?;
     Ok(0)
 }

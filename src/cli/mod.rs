@@ -50,7 +50,8 @@ pub struct GlobalOptions {
     /// Enable debug logging
     #[arg(long)]
     pub debug: bool,
-    /// Use the systemd cgroup driver (not supported yet: refused)
+    /// Use the systemd cgroup driver: the container's cgroup is a transient systemd unit, and
+    /// linux.cgroupsPath reads "slice:prefix:name"
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
     /// Rootless mode: auto, true or false
@@ -116,11 +117,6 @@ pub fn version_text() -> String {
 impl GlobalOptions {
     /// Flags that change how every command works are checked before any command runs.
     pub fn check(&self) -> Result<()> {
-        if self.systemd_cgroup {
-            bail!(
-                "--systemd-cgroup: the systemd cgroup driver is not supported yet; use the cgroupfs driver"
-            );
-        }
         match self.rootless.as_str() {
             "auto" | "false" => {}
             "true" => bail!("--rootless=true: rootless containers are not supported yet"),

@@ -28,7 +28,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         anyhow::bail!("--detach and --keep cannot be used together");
     }
     let root = g.state_root()?;
-    let mut opts = a.common.options(&a.id)?;
+    let mut opts = a.common.options(g, &a.id)?;
     opts.own_console = !a.detach && a.common.console_socket.is_none();
     // runc's `run` writes the pid file once the process runs, not when it is created.
     let pid_file = opts.pid_file.take();

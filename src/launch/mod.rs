@@ -22,7 +22,7 @@ pub use exec::{ExecOptions, exec};
 pub use files::write_pid_file;
 pub(crate) use spawn::socket_activation;
 
-use crate::cgroups::Cgroup;
+use crate::cgroups::{Cgroup, Driver};
 use crate::container::{Phase, ProcessId, State, StateRoot, Status, lock_dir, validate_id};
 use crate::error::{Error, Result};
 use crate::log;
@@ -48,6 +48,8 @@ pub struct CreateOptions {
     pub preserve_fds: i32,
     /// Foreground `run` with a terminal and no console socket: we keep the pty master.
     pub own_console: bool,
+    /// `--systemd-cgroup`: the cgroup is a transient systemd unit.
+    pub systemd_cgroup: bool,
 }
 
 /// A process `create` or `exec` started and committed.
@@ -75,7 +77,12 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         .linux()
         .as_ref()
         .and_then(|l| l.cgroups_path().clone());
-    let cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref())?;
+    let driver = if opts.systemd_cgroup {
+        Driver::Systemd
+    } else {
+        Driver::Cgroupfs
+    };
+    let cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref(), driver)?;
 
     let dir = files::make_state_dir(root, &opts.id)?;
     let mut cleanup = Cleanup::for_state_dir(dir.clone());
@@ -89,7 +96,11 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     let fifo = files::make_exec_fifo(&dir)?;
     cgroup.create()?;
     cleanup.cgroup = Some(cgroup.clone());
-    let placement = Placement::new(cgroup.paths.iter().map(|(k, d)| (k, d.as_path())));
+    // Under systemd the init starts in our cgroup and systemd moves it into the unit.
+    let placement = match cgroup.systemd {
+        Some(_) => Placement::default(),
+        None => Placement::new(cgroup.paths.iter().map(|(k, d)| (k, d.as_path()))),
+    };
     let mut init = start_init(
         &InitRequest {
             terminal,
@@ -100,6 +111,9 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         },
         &mut cleanup,
     )?;
+    if cgroup.systemd.is_some() {
+        cgroup.place_in_unit(init.stage1_pid, &opts.id)?;
+    }
     span.step("init spawned in its cgroup");
 
     let resources = bundle

@@ -58,6 +58,20 @@ impl Runtime {
         [Runtime::corral(), Runtime::runc()]
     }
 
+    /// corral with global flags (`--systemd-cgroup`).
+    pub fn corral_with(global_args: &[&str]) -> Runtime {
+        let mut rt = Runtime::corral();
+        rt.0.global_args = global_args.iter().map(|a| a.to_string()).collect();
+        rt
+    }
+
+    /// runc with global flags.
+    pub fn runc_with(global_args: &[&str]) -> Runtime {
+        let mut rt = Runtime::runc();
+        rt.0.global_args = global_args.iter().map(|a| a.to_string()).collect();
+        rt
+    }
+
     /// corral from `bin` with the state root `root`.
     pub fn corral_at(bin: PathBuf, root: tempfile::TempDir) -> Runtime {
         Runtime(corral_test_kit::Runtime {

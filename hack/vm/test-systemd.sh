@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The systemd lane: boots the test VM with systemd as PID 1 (hack/vm/run.sh with VM_SYSTEMD=1),
+# once with cgroup v2 and once with systemd's v1 layout, and runs tests/systemd.rs there:
+# corral and runc with --systemd-cgroup on the same bundles.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tests=$(cargo test --no-run --test systemd --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
+        print(m["executable"])
+')
+mkdir -p target/vm
+cat >target/vm/systemd.sh <<SH
+echo "systemd \$(systemctl --version | head -1), cgroup: \$(stat -fc %T /sys/fs/cgroup)"
+export CORRAL_SKIP_LOG=/tmp/skipped-tests
+$tests --test-threads 2
+status=\$?
+echo "== tests skipped: \$(cat \$CORRAL_SKIP_LOG 2>/dev/null | wc -l)"
+cat \$CORRAL_SKIP_LOG 2>/dev/null
+exit \$status
+SH
+status=0
+for layout in v2 v1; do
+  append=
+  [ $layout = v1 ] && append="systemd.unified_cgroup_hierarchy=0"
+  code=0
+  VM_SYSTEMD=1 VM_APPEND="$append" hack/vm/run.sh sh target/vm/systemd.sh \
+    >target/vm/systemd-$layout.log 2>&1 || code=$?
+  grep -avE '^\[ *[0-9]+\.[0-9]+\]|SeaBIOS|iPXE|Booting from|Press Ctrl-B' target/vm/systemd-$layout.log || true
+  echo "systemd lane ($layout): exit status $code"
+  [ $code = 0 ] || status=$code
+done
+exit "$status"

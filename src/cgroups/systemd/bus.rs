@@ -1,0 +1,197 @@
+//! The method calls the driver makes to systemd's manager (`wire.rs` speaks the protocol).
+//! One connection per command; the parent never forks after it, and exec joins the unit's
+//! cgroup by path without the bus.
+
+use super::SystemdUnit;
+use super::properties::{PropValue, Property};
+use super::wire::{Arg, Bus, Reply};
+use crate::error::{Error, Result};
+use std::time::{Duration, Instant};
+
+const DESTINATION: &str = "org.freedesktop.systemd1";
+const MANAGER_PATH: &str = "/org/freedesktop/systemd1";
+const MANAGER: &str = "org.freedesktop.systemd1.Manager";
+/// How long systemd may take to start or stop a unit (runc's bound).
+const JOB_TIMEOUT: Duration = Duration::from_secs(30);
+
+struct Manager {
+    bus: Bus,
+}
+
+impl Manager {
+    fn connect() -> Result<Manager> {
+        if !super::systemd_is_init() {
+            return Err(Error::other(
+                "--systemd-cgroup: systemd is not running as init on this host (no /run/systemd/system)",
+            ));
+        }
+        let bus = Bus::system().map_err(|e| {
+            Error::other(format!(
+                "--systemd-cgroup: cannot reach systemd on the system bus: {e}"
+            ))
+        })?;
+        Ok(Manager { bus })
+    }
+
+    fn call(&mut self, unit: &str, method: &str, args: &[Arg]) -> Result<Reply> {
+        self.bus
+            .call(DESTINATION, MANAGER_PATH, MANAGER, method, args)
+            .map_err(|e| Error::other(format!("systemd: {method} {unit}: {e}")))
+    }
+
+    /// The call's value, or its D-Bus error as ours.
+    fn expect(&mut self, unit: &str, method: &str, args: &[Arg]) -> Result<Option<String>> {
+        match self.call(unit, method, args)? {
+            Reply::Value(v) => Ok(v),
+            Reply::Error { name, message } => Err(refused(method, unit, &name, &message)),
+        }
+    }
+
+    fn reset_failed(&mut self, unit: &str) {
+        let _ = self.call(unit, "ResetFailedUnit", &[Arg::Str(unit)]);
+    }
+
+    /// The unit's ActiveState, or None once systemd has unloaded it.
+    fn active_state(&mut self, unit: &str) -> Result<Option<String>> {
+        let path = match self.call(unit, "GetUnit", &[Arg::Str(unit)])? {
+            Reply::Value(Some(path)) => path,
+            Reply::Error { name, .. } if name.ends_with(".NoSuchUnit") => return Ok(None),
+            Reply::Error { name, message } => {
+                return Err(refused("GetUnit", unit, &name, &message));
+            }
+            Reply::Value(None) => {
+                return Err(Error::other(format!("systemd: GetUnit {unit}: no path")));
+            }
+        };
+        let reply = self
+            .bus
+            .call(
+                DESTINATION,
+                &path,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &[
+                    Arg::Str("org.freedesktop.systemd1.Unit"),
+                    Arg::Str("ActiveState"),
+                ],
+            )
+            .map_err(|e| Error::other(format!("systemd: read the state of {unit}: {e}")))?;
+        match reply {
+            Reply::Value(state) => Ok(Some(state.unwrap_or_default())),
+            Reply::Error { name, .. } if name.ends_with(".UnknownObject") => Ok(None),
+            Reply::Error { name, message } => {
+                Err(refused("Get ActiveState", unit, &name, &message))
+            }
+        }
+    }
+
+    /// Polls the unit until its state is one of `want` (an unloaded unit counts as
+    /// `inactive`); `failed` when not wanted, or [`JOB_TIMEOUT`], is an error.
+    fn wait_for_state(&mut self, unit: &str, want: &[&str]) -> Result<()> {
+        let start = Instant::now();
+        let mut delay = Duration::from_micros(200);
+        loop {
+            let state = self
+                .active_state(unit)?
+                .unwrap_or_else(|| "inactive".to_string());
+            if want.contains(&state.as_str()) {
+                return Ok(());
+            }
+            if state == "failed" {
+                return Err(Error::other(format!("systemd: unit {unit} failed")));
+            }
+            if start.elapsed() > JOB_TIMEOUT {
+                return Err(Error::other(format!(
+                    "systemd: unit {unit} still {state} after {}s",
+                    JOB_TIMEOUT.as_secs()
+                )));
+            }
+            std::thread::sleep(delay);
+            delay = (delay * 2).min(Duration::from_millis(20));
+        }
+    }
+}
+
+fn refused(method: &str, unit: &str, name: &str, message: &str) -> Error {
+    Error::other(format!("systemd: {method} {unit}: {name}: {message}"))
+}
+
+/// Creates the container's unit with `pid` in it and waits until systemd has started it.
+/// A unit of that name left failed by an earlier container is reset and the start retried
+/// once, as runc does. `unified` says the host is pure cgroup v2, where the io controller's
+/// accounting is `IOAccounting`; with v1 controllers it is `BlockIOAccounting` (runc's
+/// choice too).
+pub fn start_unit(unit: &SystemdUnit, pid: u32, description: &str, unified: bool) -> Result<()> {
+    let mut m = Manager::connect()?;
+    let io_accounting = if unified {
+        "IOAccounting"
+    } else {
+        "BlockIOAccounting"
+    };
+    let mut props: Vec<Property> = vec![
+        ("Description", PropValue::Str(description.to_string())),
+        ("PIDs", PropValue::U32s(vec![pid])),
+        ("MemoryAccounting", PropValue::Bool(true)),
+        ("CPUAccounting", PropValue::Bool(true)),
+        (io_accounting, PropValue::Bool(true)),
+        ("TasksAccounting", PropValue::Bool(true)),
+        ("DefaultDependencies", PropValue::Bool(false)),
+    ];
+    if unit.name.ends_with(".slice") {
+        // A slice cannot sit in a slice by `Slice=`; it is a weak dependency of its parent.
+        props.push(("Wants", PropValue::Strs(vec![unit.slice.clone()])));
+    } else {
+        props.push(("Slice", PropValue::Str(unit.slice.clone())));
+        props.push(("Delegate", PropValue::Bool(true)));
+    }
+    let args = [
+        Arg::Str(&unit.name),
+        Arg::Str("replace"),
+        Arg::Props(&props),
+        Arg::NoAuxUnits,
+    ];
+    let name = unit.name.as_str();
+    match m.call(name, "StartTransientUnit", &args)? {
+        Reply::Value(_) => {}
+        Reply::Error { name: e, .. } if e.ends_with(".UnitExists") => {
+            m.reset_failed(name);
+            m.expect(name, "StartTransientUnit", &args)?;
+        }
+        Reply::Error { name: e, message } => {
+            return Err(refused("StartTransientUnit", name, &e, &message));
+        }
+    }
+    m.wait_for_state(name, &["active"])
+        .inspect_err(|_| m.reset_failed(name))
+}
+
+/// Sets properties of the running unit (`update`, and limits after create), for this boot
+/// only (`runtime`), as runc does.
+pub fn set_unit_properties(unit: &SystemdUnit, props: &[Property]) -> Result<()> {
+    if props.is_empty() {
+        return Ok(());
+    }
+    let mut m = Manager::connect()?;
+    m.expect(
+        &unit.name,
+        "SetUnitProperties",
+        &[Arg::Str(&unit.name), Arg::Bool(true), Arg::Props(props)],
+    )
+    .map(|_| ())
+}
+
+/// Stops the container's unit and waits until systemd has removed it. A unit that is gone
+/// already (its processes all exited) is fine.
+pub fn stop_unit(unit: &SystemdUnit) -> Result<()> {
+    let mut m = Manager::connect()?;
+    let name = unit.name.as_str();
+    match m.call(name, "StopUnit", &[Arg::Str(name), Arg::Str("replace")])? {
+        Reply::Value(_) => {}
+        Reply::Error { name: e, .. } if e.ends_with(".NoSuchUnit") => return Ok(()),
+        Reply::Error { name: e, message } => return Err(refused("StopUnit", name, &e, &message)),
+    }
+    let result = m.wait_for_state(name, &["inactive", "failed"]);
+    // A failed scope stays loaded until reset; a container's unit must not outlive it.
+    m.reset_failed(name);
+    result
+}

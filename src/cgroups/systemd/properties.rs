@@ -1,0 +1,197 @@
+//! `linux.resources` as systemd unit properties, with runc's conversions (runc's
+//! docs/systemd.md lists them): what systemd can express is set on the unit, so that systemd
+//! keeps it (a `daemon-reload` re-applies the unit's properties, not our file writes); the
+//! cgroupfs writes that follow cover the rest.
+
+use crate::cgroups::resources::shares_to_weight;
+use oci_spec::runtime::LinuxResources;
+
+/// A property value, in the D-Bus types systemd's properties take.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PropValue {
+    Bool(bool),
+    /// `t`
+    U64(u64),
+    /// `s`
+    Str(String),
+    /// `as`
+    Strs(Vec<String>),
+    /// `au`
+    U32s(Vec<u32>),
+    /// `ay` (a CPU or NUMA-node bitmask)
+    Bytes(Vec<u8>),
+}
+
+pub type Property = (&'static str, PropValue);
+
+/// systemd's "no limit" for the byte and count properties.
+const INFINITY: u64 = u64::MAX;
+
+/// `-1` (unlimited) as systemd's infinity, other values as they are.
+fn limit(v: i64) -> u64 {
+    if v < 0 { INFINITY } else { v as u64 }
+}
+
+/// The unit properties for `r`; `unified` selects the cgroup v2 names (MemoryMax, CPUWeight)
+/// over the v1 ones (MemoryLimit, CPUShares). Zeros have been taken out as unset already.
+pub fn resource_properties(r: &LinuxResources, unified: bool) -> Vec<Property> {
+    let mut props = Vec::new();
+    if let Some(m) = r.memory() {
+        if unified {
+            if let Some(l) = m.limit() {
+                props.push(("MemoryMax", PropValue::U64(limit(l))));
+            }
+            if let Some(res) = m.reservation() {
+                props.push(("MemoryLow", PropValue::U64(limit(res))));
+            }
+            if let Some(swap) = m.swap() {
+                // OCI swap is memory+swap; systemd's MemorySwapMax is swap alone.
+                let value = match (swap, m.limit()) {
+                    (-1, _) => INFINITY,
+                    (s, Some(l)) if l > 0 => s.saturating_sub(l).max(0) as u64,
+                    (s, _) => limit(s),
+                };
+                props.push(("MemorySwapMax", PropValue::U64(value)));
+            }
+        } else if let Some(l) = m.limit() {
+            props.push(("MemoryLimit", PropValue::U64(limit(l))));
+        }
+    }
+    if let Some(c) = r.cpu() {
+        if let Some(shares) = c.shares() {
+            if unified {
+                props.push(("CPUWeight", PropValue::U64(shares_to_weight(shares))));
+            } else {
+                props.push(("CPUShares", PropValue::U64(shares)));
+            }
+        }
+        props.extend(cpu_quota(c.quota(), c.period()));
+        if let Some(cpus) = c.cpus().as_deref().and_then(bitmask) {
+            props.push(("AllowedCPUs", PropValue::Bytes(cpus)));
+        }
+        if let Some(mems) = c.mems().as_deref().and_then(bitmask) {
+            props.push(("AllowedMemoryNodes", PropValue::Bytes(mems)));
+        }
+    }
+    if let Some(p) = r.pids()
+        && (p.limit() > 0 || p.limit() == -1)
+    {
+        props.push(("TasksMax", PropValue::U64(limit(p.limit()))));
+    }
+    if !unified && let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
+        props.push(("BlockIOWeight", PropValue::U64(u64::from(w))));
+    }
+    props
+}
+
+/// CPUQuotaPeriodUSec and CPUQuotaPerSecUSec as runc sets them: the quota per second of
+/// run time, rounded up to systemd's 10 ms grain (systemd would round it down, below what
+/// was asked); a period alone lifts the quota.
+fn cpu_quota(quota: Option<i64>, period: Option<u64>) -> Vec<Property> {
+    let mut props = Vec::new();
+    if let Some(p) = period {
+        props.push(("CPUQuotaPeriodUSec", PropValue::U64(p)));
+    }
+    if quota.is_none() && period.is_none() {
+        return props;
+    }
+    let mut per_sec = INFINITY;
+    if let Some(q) = quota.filter(|q| *q > 0) {
+        let p = period.filter(|p| *p > 0).unwrap_or(100_000);
+        per_sec = (q as u64).saturating_mul(1_000_000) / p;
+        if per_sec % 10_000 != 0 {
+            per_sec = (per_sec / 10_000 + 1) * 10_000;
+        }
+    }
+    props.push(("CPUQuotaPerSecUSec", PropValue::U64(per_sec)));
+    props
+}
+
+/// A cpuset list (`0-3,8`) as systemd's bitmask: bit N of byte N/8 for each member. None for
+/// a list that does not parse (the cgroupfs write reports it).
+fn bitmask(list: &str) -> Option<Vec<u8>> {
+    let mut bytes: Vec<u8> = Vec::new();
+    for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.parse::<usize>().ok()?, b.parse::<usize>().ok()?),
+            None => {
+                let n = part.parse::<usize>().ok()?;
+                (n, n)
+            }
+        };
+        if lo > hi || hi > 8191 {
+            return None;
+        }
+        for n in lo..=hi {
+            if bytes.len() <= n / 8 {
+                bytes.resize(n / 8 + 1, 0);
+            }
+            bytes[n / 8] |= 1 << (n % 8);
+        }
+    }
+    (!bytes.is_empty()).then_some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn res(json: &str) -> LinuxResources {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn v2_properties_follow_runcs_conversions() {
+        let p = resource_properties(
+            &res(
+                r#"{"memory": {"limit": 268435456, "swap": 536870912, "reservation": 1048576},
+                     "cpu": {"shares": 1024, "quota": 33333, "period": 100000, "cpus": "0-2,9"},
+                     "pids": {"limit": -1}}"#,
+            ),
+            true,
+        );
+        let get = |n: &str| p.iter().find(|(k, _)| *k == n).map(|(_, v)| v.clone());
+        assert_eq!(get("MemoryMax"), Some(PropValue::U64(268435456)));
+        assert_eq!(get("MemorySwapMax"), Some(PropValue::U64(268435456)));
+        assert_eq!(get("MemoryLow"), Some(PropValue::U64(1048576)));
+        assert_eq!(get("CPUWeight"), Some(PropValue::U64(39)));
+        assert_eq!(get("CPUQuotaPeriodUSec"), Some(PropValue::U64(100000)));
+        // 333330 µs per second, rounded up to the next 10 ms.
+        assert_eq!(get("CPUQuotaPerSecUSec"), Some(PropValue::U64(340000)));
+        assert_eq!(
+            get("AllowedCPUs"),
+            Some(PropValue::Bytes(vec![0b0000_0111, 0b0000_0010]))
+        );
+        assert_eq!(get("TasksMax"), Some(PropValue::U64(u64::MAX)));
+        assert_eq!(get("MemoryLimit"), None);
+    }
+
+    #[test]
+    fn v1_properties_use_the_v1_names() {
+        let p = resource_properties(
+            &res(
+                r#"{"memory": {"limit": 1024}, "cpu": {"shares": 512}, "blockIO": {"weight": 300},
+                     "pids": {"limit": 7}}"#,
+            ),
+            false,
+        );
+        let names: Vec<&str> = p.iter().map(|(k, _)| *k).collect();
+        assert_eq!(
+            names,
+            ["MemoryLimit", "CPUShares", "TasksMax", "BlockIOWeight"]
+        );
+    }
+
+    #[test]
+    fn a_period_alone_lifts_the_quota() {
+        assert_eq!(
+            cpu_quota(None, Some(50000)),
+            vec![
+                ("CPUQuotaPeriodUSec", PropValue::U64(50000)),
+                ("CPUQuotaPerSecUSec", PropValue::U64(u64::MAX)),
+            ]
+        );
+        assert!(cpu_quota(None, None).is_empty());
+        assert_eq!(bitmask("x"), None);
+    }
+}

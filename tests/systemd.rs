@@ -1,0 +1,340 @@
+//! The systemd cgroup driver (`--systemd-cgroup`), corral next to runc on the same bundle:
+//! the transient unit, its properties, where processes land, the limits, and that delete and
+//! a foreground run leave no unit. Runs where systemd is PID 1: `hack/vm/test-systemd.sh`
+//! boots the VM that way, once on cgroup v2 and once on systemd's v1 layout; elsewhere every
+//! test skips, saying so.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::process::Command;
+
+fn systemd_is_init() -> bool {
+    std::fs::symlink_metadata("/run/systemd/system").is_ok_and(|m| m.is_dir())
+}
+
+fn both() -> [Runtime; 2] {
+    [
+        Runtime::corral_with(&["--systemd-cgroup"]),
+        Runtime::runc_with(&["--systemd-cgroup"]),
+    ]
+}
+
+/// `systemctl show UNIT -p NAMES` as name=value lines.
+fn unit_props(unit: &str, names: &[&str]) -> Vec<String> {
+    let out = Command::new("systemctl")
+        .args(["show", unit, "-p", &names.join(",")])
+        .output()
+        .unwrap();
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+fn load_state(unit: &str) -> String {
+    unit_props(unit, &["LoadState"]).join("")
+}
+
+/// The bundle written with a systemd cgroupsPath (`slice:prefix:name`, or none at all).
+fn write_with_path(b: &Bundle, cgroups_path: Option<&str>) {
+    let mut c = b.config.clone();
+    match cgroups_path {
+        Some(p) => c["linux"]["cgroupsPath"] = json!(p),
+        None => {
+            c["linux"].as_object_mut().unwrap().remove("cgroupsPath");
+        }
+    }
+    b.write(&c).unwrap();
+}
+
+/// The cgroup (v2, or the v1 hierarchy `controller`) of a process, as the host sees it.
+fn cgroup_of(pid: i64, controller: &str) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    text.lines()
+        .find_map(|l| {
+            let mut parts = l.splitn(3, ':');
+            let (_, keys, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let wanted = if cgroup_v2_host() {
+                keys.is_empty()
+            } else {
+                keys.split(',').any(|k| k == controller)
+            };
+            wanted.then(|| path.to_string())
+        })
+        .unwrap_or_default()
+}
+
+/// Runs `f` with each runtime on a fresh id whose unit is `corraltest-<id>.scope` in
+/// system.slice, force-deleting afterwards.
+fn each<T>(prefix: &str, mut f: impl FnMut(&Runtime, &str, &str) -> T) -> Vec<(String, T)> {
+    let mut out = Vec::new();
+    for rt in both() {
+        let id = unique_id(prefix);
+        let unit = format!("corraltest-{id}.scope");
+        let r = f(&rt, &id, &unit);
+        let _ = rt.run(&["delete", "--force", &id]);
+        out.push((rt.name.to_string(), r));
+    }
+    out
+}
+
+#[test]
+fn a_scope_is_made_with_runcs_properties() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let b = Bundle::with_args(&["sleep", "600"]);
+    let results = each("sd-props", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        rt.ok(&["start", id]);
+        let pid = rt.state(id)["pid"].as_i64().unwrap();
+        let props = unit_props(
+            unit,
+            &[
+                "ActiveState",
+                "Slice",
+                "Delegate",
+                "DefaultDependencies",
+                "MemoryAccounting",
+                "CPUAccounting",
+                "TasksAccounting",
+                "IOAccounting",
+                "BlockIOAccounting",
+            ],
+        );
+        let want = format!("/system.slice/{unit}");
+        (props, cgroup_of(pid, "memory") == want)
+    });
+    assert_eq!(
+        results[0].1, results[1].1,
+        "corral and runc differ: {results:?}"
+    );
+    assert!(
+        results[0].1.0.contains(&"ActiveState=active".to_string()),
+        "{results:?}"
+    );
+    assert!(
+        results[0].1.0.contains(&"Delegate=yes".to_string()),
+        "{results:?}"
+    );
+    assert!(results[0].1.1, "the init is not in its scope: {results:?}");
+}
+
+#[test]
+fn exec_lands_in_the_scope() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let b = Bundle::with_args(&["sleep", "600"]);
+    let results = each("sd-exec", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        rt.ok(&["start", id]);
+        let out = rt.ok(&["exec", id, "cat", "/proc/self/cgroup"]);
+        // With a cgroup namespace absent, the exec'd process sees the host path.
+        out.contains(&format!("/system.slice/{unit}"))
+    });
+    assert!(results.iter().all(|(_, r)| *r), "{results:?}");
+}
+
+#[test]
+fn delete_removes_the_unit_and_its_cgroup() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let b = Bundle::with_args(&["sleep", "600"]);
+    let results = each("sd-del", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        rt.ok(&["start", id]);
+        let before = load_state(unit);
+        rt.ok(&["kill", id, "KILL"]);
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        rt.ok(&["delete", id]);
+        let dirs_left: Vec<String> = cgroup_mounts()
+            .iter()
+            .map(|m| m.join("system.slice").join(unit))
+            .filter(|d| d.exists())
+            .map(|d| d.display().to_string())
+            .collect();
+        (before, load_state(unit), dirs_left)
+    });
+    for (name, (before, after, left)) in &results {
+        assert_eq!(before, "LoadState=loaded", "{name}");
+        assert_eq!(
+            after, "LoadState=not-found",
+            "{name}: the unit outlived delete"
+        );
+        assert!(left.is_empty(), "{name}: cgroups left: {left:?}");
+    }
+}
+
+#[test]
+fn a_foreground_run_leaves_no_unit() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let b = Bundle::with_args(&["true"]);
+    let results = each("sd-run", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        let out = rt.run(&["run", "--bundle", b.path_str(), id]);
+        (out.status.code(), load_state(unit))
+    });
+    for (name, (code, state)) in &results {
+        assert_eq!(*code, Some(0), "{name}");
+        assert_eq!(state, "LoadState=not-found", "{name}");
+    }
+}
+
+#[test]
+fn no_cgroups_path_means_the_default_slice_and_scope() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let b = Bundle::with_args(&["sleep", "600"]);
+    let results = each("sd-default", |rt, id, _| {
+        write_with_path(&b, None);
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        let pid = rt.state(id)["pid"].as_i64().unwrap();
+        cgroup_of(pid, "memory")
+    });
+    // runc names the scope after itself, corral after itself: `<runtime>-<id>.scope`.
+    for (name, path) in &results {
+        assert!(
+            path.starts_with(&format!("/system.slice/{name}-sd-default-"))
+                && path.ends_with(".scope"),
+            "{name}: {path}"
+        );
+    }
+}
+
+#[test]
+fn limits_reach_the_units_cgroup_files() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let mut b = Bundle::with_args(&["sleep", "600"]);
+    b.config["linux"]["resources"]["memory"] = json!({"limit": 268435456});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 50});
+    let results = each("sd-limits", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        let read = |controller: &str, v1: &str, v2: &str| {
+            let dir = if cgroup_v2_host() {
+                std::path::PathBuf::from("/sys/fs/cgroup")
+            } else {
+                std::path::Path::new("/sys/fs/cgroup").join(controller)
+            };
+            let file = if cgroup_v2_host() { v2 } else { v1 };
+            std::fs::read_to_string(dir.join("system.slice").join(unit).join(file))
+                .unwrap_or_else(|e| format!("{file}: {e}"))
+                .trim()
+                .to_string()
+        };
+        (
+            read("memory", "memory.limit_in_bytes", "memory.max"),
+            read("pids", "pids.max", "pids.max"),
+        )
+    });
+    assert_eq!(results[0].1, results[1].1, "{results:?}");
+    assert_eq!(
+        results[0].1,
+        ("268435456".into(), "50".into()),
+        "{results:?}"
+    );
+}
+
+#[test]
+fn a_cgroups_path_not_in_systemd_form_is_refused() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let b = Bundle::with_args(&["true"]);
+    let results = each("sd-bad", |rt, id, _| {
+        write_with_path(&b, Some("/not/systemd/form"));
+        let out = rt.run(&["create", "--bundle", b.path_str(), id]);
+        let left = rt.root.path().join(id).exists();
+        (
+            out.status.code(),
+            stderr_of(&out).contains("slice:prefix:name"),
+            left,
+        )
+    });
+    for (name, (code, says, left)) in &results {
+        assert_eq!(*code, Some(1), "{name}");
+        assert!(*says, "{name}: the error does not name the expected form");
+        assert!(!*left, "{name}: state left behind");
+    }
+}
+
+/// The resource properties systemd holds for the unit, as `systemctl show` prints them.
+fn resource_props(unit: &str) -> Vec<String> {
+    let names: &[&str] = if cgroup_v2_host() {
+        &[
+            "MemoryMax",
+            "MemoryLow",
+            "MemorySwapMax",
+            "TasksMax",
+            "CPUWeight",
+            "CPUQuotaPerSecUSec",
+            "CPUQuotaPeriodUSec",
+        ]
+    } else {
+        &[
+            "MemoryLimit",
+            "CPUShares",
+            "TasksMax",
+            "CPUQuotaPerSecUSec",
+            "CPUQuotaPeriodUSec",
+        ]
+    };
+    unit_props(unit, names)
+}
+
+#[test]
+fn limits_are_unit_properties_as_with_runc() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let mut b = Bundle::with_args(&["sleep", "600"]);
+    b.config["linux"]["resources"]["memory"] =
+        json!({"limit": 268435456, "swap": 536870912, "reservation": 16777216});
+    b.config["linux"]["resources"]["pids"] = json!({"limit": 50});
+    b.config["linux"]["resources"]["cpu"] =
+        json!({"shares": 512, "quota": 33333, "period": 100000});
+    let results = each("sd-uprops", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        let at_create = resource_props(unit);
+        rt.ok(&["start", id]);
+        rt.ok(&[
+            "update",
+            "--memory",
+            "134217728",
+            "--pids-limit",
+            "20",
+            "--cpu-share",
+            "256",
+            id,
+        ]);
+        (at_create, resource_props(unit))
+    });
+    assert_eq!(
+        results[0].1, results[1].1,
+        "corral and runc differ: {results:?}"
+    );
+    let (at_create, after_update) = &results[0].1;
+    assert!(
+        at_create.contains(&"TasksMax=50".to_string()),
+        "{at_create:?}"
+    );
+    assert!(
+        after_update.contains(&"TasksMax=20".to_string()),
+        "{after_update:?}"
+    );
+}
