@@ -55,6 +55,62 @@ pub fn apply_v1(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
     Ok(())
 }
 
+/// The allow rules (the config's, then the default list) as systemd's DeviceAllow entries,
+/// for DevicePolicy=strict: `/dev/char/1:3` for one device, `char-pts` for a major by its name
+/// in /proc/devices, `char-*` for all. Deny rules have no entry (strict denies what is not
+/// listed); the cgroup's own rules, written after, stay exact. A major /proc/devices does not
+/// name gets no entry.
+pub fn systemd_device_allow(rules: &[LinuxDeviceCgroup]) -> Vec<(String, String)> {
+    let names = std::fs::read_to_string("/proc/devices").unwrap_or_default();
+    let mut out: Vec<(String, String)> = Vec::new();
+    let defaults = DEFAULT_ALLOW.iter().filter_map(|r| Rule::parse(r));
+    for rule in rules.iter().filter_map(Rule::from_oci).chain(defaults) {
+        if !rule.allow {
+            continue;
+        }
+        let access: String = [(2, 'r'), (4, 'w'), (1, 'm')]
+            .iter()
+            .filter(|(bit, _)| rule.access & bit != 0)
+            .map(|(_, c)| *c)
+            .collect();
+        let kinds: &[(DevType, &str)] = match rule.typ {
+            Some(DevType::Char) => &[(DevType::Char, "char")],
+            Some(DevType::Block) => &[(DevType::Block, "block")],
+            None => &[(DevType::Char, "char"), (DevType::Block, "block")],
+        };
+        for (kind, word) in kinds {
+            let entry = match (rule.major, rule.minor) {
+                (Some(maj), Some(min)) => Some(format!("/dev/{word}/{maj}:{min}")),
+                (Some(maj), None) => device_name(&names, *kind, maj).map(|n| format!("{word}-{n}")),
+                (None, _) => Some(format!("{word}-*")),
+            };
+            if let Some(e) = entry
+                && !out.iter().any(|(p, a)| *p == e && *a == access)
+            {
+                out.push((e, access.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The driver name /proc/devices gives a major of this type.
+fn device_name(proc_devices: &str, kind: DevType, major: i32) -> Option<String> {
+    let header = match kind {
+        DevType::Char => "Character devices:",
+        DevType::Block => "Block devices:",
+    };
+    proc_devices
+        .split("\n\n")
+        .find(|section| section.trim_start().starts_with(header))?
+        .lines()
+        .skip(1)
+        .find_map(|l| {
+            let (num, name) = l.trim().split_once(' ')?;
+            (num.parse::<i32>().ok()? == major).then(|| name.trim().to_string())
+        })
+}
+
 /// cgroup v2 has no devices files: the same rules become an eBPF program attached to the
 /// container's cgroup, which the kernel runs on every open/mknod of a device node.
 pub fn apply_v2(dir: &Path, rules: &[LinuxDeviceCgroup]) -> Result<()> {
@@ -256,6 +312,32 @@ mod tests {
                 other => panic!("unknown opcode {other:#x}"),
             }
         }
+    }
+
+    #[test]
+    fn allow_rules_become_systemd_entries() {
+        let rules: Vec<oci_spec::runtime::LinuxDeviceCgroup> = serde_json::from_str(
+            r#"[{"allow": false, "access": "rwm"},
+                {"allow": true, "type": "c", "major": 10, "minor": 200, "access": "rw"},
+                {"allow": true, "type": "b", "access": "r"}]"#,
+        )
+        .unwrap();
+        let entries = super::systemd_device_allow(&rules);
+        let has = |p: &str, a: &str| entries.iter().any(|(x, y)| x == p && y == a);
+        assert!(has("/dev/char/10:200", "rw"), "{entries:?}");
+        assert!(has("block-*", "r"), "{entries:?}");
+        // The default list: mknod of anything, /dev/null, the ptys by name.
+        assert!(
+            has("char-*", "m") && has("/dev/char/1:3", "rwm"),
+            "{entries:?}"
+        );
+        assert!(has("char-pts", "rwm"), "{entries:?}");
+        let text = "Character devices:\n  1 mem\n136 pts\n\nBlock devices:\n  8 sd\n";
+        assert_eq!(
+            super::device_name(text, super::DevType::Block, 8).as_deref(),
+            Some("sd")
+        );
+        assert_eq!(super::device_name(text, super::DevType::Char, 8), None);
     }
 
     #[test]

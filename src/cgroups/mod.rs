@@ -372,6 +372,18 @@ impl Cgroup {
         let rules = resources
             .and_then(|r| r.devices().as_deref())
             .unwrap_or_default();
+        if let Some(unit) = &self.systemd {
+            // systemd keeps its own device rules for the unit and re-applies them on
+            // daemon-reload: without these it would open or close devices behind ours.
+            let allow = devices::systemd_device_allow(rules);
+            systemd::set_unit_properties(
+                unit,
+                &[
+                    ("DevicePolicy", systemd::PropValue::Str("strict".into())),
+                    ("DeviceAllow", systemd::PropValue::Pairs(allow)),
+                ],
+            )?;
+        }
         if let Some(dir) = self.v1_dir("devices") {
             devices::apply_v1(dir, rules)?;
         } else if let Some(dir) = self.v2_only_dir() {

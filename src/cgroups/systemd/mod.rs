@@ -110,7 +110,7 @@ pub fn systemd_is_init() -> bool {
 }
 
 pub use bus::{set_unit_properties, start_unit, stop_unit};
-pub use properties::resource_properties;
+pub use properties::{PropValue, resource_properties};
 
 #[cfg(test)]
 mod tests {

@@ -20,6 +20,8 @@ pub enum PropValue {
     U32s(Vec<u32>),
     /// `ay` (a CPU or NUMA-node bitmask)
     Bytes(Vec<u8>),
+    /// `a(ss)` (DeviceAllow: path and access)
+    Pairs(Vec<(String, String)>),
 }
 
 pub type Property = (&'static str, PropValue);
