@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+/// The OCI runtime-spec version corral implements and reports.
+pub const OCI_VERSION: &str = "1.2.0";
+
 /// Field names and order of runc's `state` output.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
 pub struct OciState {

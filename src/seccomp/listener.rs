@@ -16,7 +16,7 @@ pub fn send(s: &LinuxSeccomp, fd: &OwnedFd, pid: i32, state: &OciState) -> Resul
         .clone()
         .ok_or_else(|| Error::config(field, "is required when an action is SCMP_ACT_NOTIFY"))?;
     let msg = serde_json::json!({
-        "ociVersion": crate::spec::OCI_VERSION,
+        "ociVersion": crate::oci_state::OCI_VERSION,
         "fds": ["seccompFd"],
         "pid": pid,
         "metadata": s.listener_metadata().clone().unwrap_or_default(),

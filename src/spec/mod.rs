@@ -12,8 +12,9 @@ use crate::error::{Error, Result};
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
 
-/// The OCI runtime-spec version corral implements and reports.
-pub const OCI_VERSION: &str = "1.2.0";
+/// The OCI runtime-spec version corral implements and reports (kept in the leaf `oci_state`,
+/// whose JSON carries it, so modules below `spec` can name it).
+pub use crate::oci_state::OCI_VERSION;
 /// The oldest config.json version we accept.
 pub const OCI_VERSION_MIN: &str = "1.0.0";
 
