@@ -416,3 +416,37 @@ fn the_cgroup_commands_work_on_the_scope() {
         );
     }
 }
+
+#[test]
+fn the_unified_map_becomes_unit_properties_as_with_runc() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    if !cgroup_v2_host() {
+        skip!("`unified` needs cgroup v2 (the v2 boot of this lane runs it)");
+    }
+    let mut b = Bundle::with_args(&["sleep", "600"]);
+    b.config["linux"]["resources"]["unified"] =
+        json!({"memory.high": "200000000", "pids.max": "40", "cpu.max": "20000 100000"});
+    let results = each("sd-unified", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        unit_props(
+            unit,
+            &[
+                "MemoryHigh",
+                "TasksMax",
+                "CPUQuotaPerSecUSec",
+                "CPUQuotaPeriodUSec",
+            ],
+        )
+    });
+    assert_eq!(
+        results[0].1, results[1].1,
+        "corral and runc differ: {results:?}"
+    );
+    assert!(
+        results[0].1.contains(&"TasksMax=40".to_string()),
+        "{results:?}"
+    );
+}

@@ -83,7 +83,65 @@ pub fn resource_properties(r: &LinuxResources, unified: bool) -> Vec<Property> {
     if !unified && let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
         props.push(("BlockIOWeight", PropValue::U64(u64::from(w))));
     }
+    if unified {
+        for (key, value) in r.unified().as_ref().into_iter().flatten() {
+            props.extend(unified_property(key, value));
+        }
+    }
     props
+}
+
+/// One entry of `linux.resources.unified` as the property systemd keeps for it (runc's
+/// table); files systemd has no property for, or values that do not parse, are left to the
+/// cgroupfs write, which reports a bad value.
+fn unified_property(key: &str, value: &str) -> Vec<Property> {
+    let bytes = |v: &str| -> Option<u64> {
+        if v.trim() == "max" {
+            Some(INFINITY)
+        } else {
+            v.trim().parse().ok()
+        }
+    };
+    let one = |name: &'static str, v: Option<u64>| {
+        v.map(|v| vec![(name, PropValue::U64(v))])
+            .unwrap_or_default()
+    };
+    match key {
+        "memory.high" => one("MemoryHigh", bytes(value)),
+        "memory.low" => one("MemoryLow", bytes(value)),
+        "memory.min" => one("MemoryMin", bytes(value)),
+        "memory.max" => one("MemoryMax", bytes(value)),
+        "memory.swap.max" => one("MemorySwapMax", bytes(value)),
+        "pids.max" => one("TasksMax", bytes(value)),
+        "cpu.weight" => one("CPUWeight", value.trim().parse().ok()),
+        "cpu.max" => cpu_max(value),
+        "cpuset.cpus" => bitmask(value)
+            .map(|b| vec![("AllowedCPUs", PropValue::Bytes(b))])
+            .unwrap_or_default(),
+        "cpuset.mems" => bitmask(value)
+            .map(|b| vec![("AllowedMemoryNodes", PropValue::Bytes(b))])
+            .unwrap_or_default(),
+        _ => Vec::new(),
+    }
+}
+
+/// `cpu.max` (`QUOTA|max [PERIOD]`) as the quota properties.
+fn cpu_max(value: &str) -> Vec<Property> {
+    let mut parts = value.split_whitespace();
+    let quota = match parts.next() {
+        Some("max") => -1,
+        Some(q) => match q.parse::<i64>() {
+            Ok(q) => q,
+            Err(_) => return Vec::new(),
+        },
+        None => return Vec::new(),
+    };
+    let period = match parts.next().map(str::parse::<u64>) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(_)) => return Vec::new(),
+        None => None,
+    };
+    cpu_quota(Some(quota), period)
 }
 
 /// CPUQuotaPeriodUSec and CPUQuotaPerSecUSec as runc sets them: the quota per second of
@@ -182,6 +240,30 @@ mod tests {
             names,
             ["MemoryLimit", "CPUShares", "TasksMax", "BlockIOWeight"]
         );
+    }
+
+    #[test]
+    fn the_unified_map_becomes_properties_on_v2() {
+        let r = res(r#"{"unified": {"memory.high": "1048576", "pids.max": "max",
+                                     "cpu.max": "50000 100000", "io.weight": "50"}}"#);
+        let p = resource_properties(&r, true);
+        assert!(
+            p.contains(&("MemoryHigh", PropValue::U64(1048576))),
+            "{p:?}"
+        );
+        assert!(p.contains(&("TasksMax", PropValue::U64(u64::MAX))), "{p:?}");
+        assert!(
+            p.contains(&("CPUQuotaPerSecUSec", PropValue::U64(500000))),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&("CPUQuotaPeriodUSec", PropValue::U64(100000))),
+            "{p:?}"
+        );
+        assert_eq!(p.len(), 4, "io.weight has no property: {p:?}");
+        assert!(resource_properties(&r, false).is_empty());
+        assert!(unified_property("memory.high", "lots").is_empty());
+        assert!(cpu_max("x 1").is_empty());
     }
 
     #[test]
