@@ -163,6 +163,13 @@ fn load_process(path: &std::path::Path) -> Result<Process> {
     let text = std::fs::read(path).with_context(|| format!("--process {}", path.display()))?;
     let mut value: serde_json::Value = crate::spec::parse_json_tracked(&text)
         .map_err(|(at, msg)| anyhow::anyhow!("--process {}: {at}: {msg}", path.display()))?;
+    let dropped = value
+        .get_mut("capabilities")
+        .map(crate::spec::drop_unknown_capabilities)
+        .unwrap_or_default();
+    if !dropped.is_empty() {
+        crate::spec::warn_unknown_capabilities(&dropped);
+    }
     if let Some(obj) = value.as_object_mut() {
         obj.entry("user")
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
@@ -250,15 +257,21 @@ fn parse_user(u: &str) -> Result<(u32, Option<u32>)> {
 fn add_caps(p: &mut Process, names: &[String]) -> Result<()> {
     let mut caps = p.capabilities().clone().unwrap_or_else(empty_caps);
     let mut parsed = Vec::new();
+    let mut unknown = Vec::new();
     for n in names {
         let name = if n.to_ascii_uppercase().starts_with("CAP_") {
             n.to_ascii_uppercase()
         } else {
             format!("CAP_{}", n.to_ascii_uppercase())
         };
-        let c: Capability = serde_json::from_value(serde_json::Value::String(name))
-            .map_err(|_| anyhow::anyhow!("--cap: unknown capability {n:?}"))?;
-        parsed.push(c);
+        // Ignored with runc's warning, as in config.json (runtime-spec: "SHOULD NOT fail").
+        match serde_json::from_value::<Capability>(serde_json::Value::String(name.clone())) {
+            Ok(c) => parsed.push(c),
+            Err(_) => unknown.push(name),
+        }
+    }
+    if !unknown.is_empty() {
+        crate::spec::warn_unknown_capabilities(&unknown);
     }
     let add = |set: &Option<Capabilities>| -> Option<Capabilities> {
         let mut s = set.clone().unwrap_or_default();

@@ -82,7 +82,27 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
 }
 
 /// Parses config.json text; a type error reports the JSON path where it happened.
+///
+/// Capabilities this build does not know are ignored with one warning, as the runtime-spec
+/// asks ("MUST be logged as a warning ... SHOULD NOT fail") and runc does: a config written
+/// for a newer kernel must still start here. Only a config that fails the plain parse pays
+/// for the second look.
 pub fn parse_config(text: &[u8]) -> Result<Spec> {
+    if let Ok(spec) = serde_json::from_slice(text) {
+        return Ok(spec);
+    }
+    if let Ok(mut value) = serde_json::from_slice::<serde_json::Value>(text) {
+        let dropped = value
+            .pointer_mut("/process/capabilities")
+            .map(drop_unknown_capabilities)
+            .unwrap_or_default();
+        if !dropped.is_empty() {
+            if let Ok(spec) = serde_json::from_value(value) {
+                warn_unknown_capabilities(&dropped);
+                return Ok(spec);
+            }
+        }
+    }
     parse_json_tracked(text).map_err(|(path, msg)| {
         let path = if path == "." || path.is_empty() {
             "(document)".to_string()
@@ -91,6 +111,38 @@ pub fn parse_config(text: &[u8]) -> Result<Spec> {
         };
         Error::config(path, msg)
     })
+}
+
+/// Removes the names a capability set object (`{"bounding": [...], ...}`) holds that are not
+/// capabilities this build knows, and returns them, sorted and once each.
+pub fn drop_unknown_capabilities(sets: &mut serde_json::Value) -> Vec<String> {
+    let mut dropped = std::collections::BTreeSet::new();
+    let Some(sets) = sets.as_object_mut() else {
+        return Vec::new();
+    };
+    for list in sets.values_mut() {
+        let Some(names) = list.as_array_mut() else {
+            continue;
+        };
+        names.retain(|name| {
+            let known = serde_json::from_value::<oci_spec::runtime::Capability>(name.clone())
+                .is_ok()
+                || !name.is_string();
+            if !known {
+                dropped.insert(name.as_str().unwrap_or_default().to_string());
+            }
+            known
+        });
+    }
+    dropped.into_iter().collect()
+}
+
+/// The warning runc prints for the same case, in its words.
+pub fn warn_unknown_capabilities(names: &[String]) {
+    crate::log::warn(format!(
+        "ignoring unknown or unavailable capabilities: [{}]",
+        names.join(" ")
+    ));
 }
 
 /// Parses JSON into `T`; an error comes with the JSON path where it happened.
@@ -131,14 +183,45 @@ mod tests {
     }
 
     #[test]
-    fn unknown_capability_names_its_index() {
+    fn unknown_capabilities_are_dropped_and_known_ones_kept() {
+        let spec = parse_config(
+            br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_KILL","CAP_NOPE"],"effective":["CAP_NOPE"]}}}"#,
+        )
+        .unwrap();
+        let caps = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .capabilities()
+            .clone()
+            .unwrap();
+        let bounding: Vec<String> = caps
+            .bounding()
+            .iter()
+            .flatten()
+            .map(|c| c.to_string())
+            .collect();
+        assert_eq!(bounding, ["KILL"]);
+        assert!(caps.effective().as_ref().unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_capability_that_is_not_a_string_is_still_a_type_error() {
         let err = parse_config(
             br#"{"ociVersion":"1.0.2","process":{"cwd":"/","user":{"uid":0,"gid":0},
-                "capabilities":{"bounding":["CAP_KILL","CAP_NOPE"]}}}"#,
+                "capabilities":{"bounding":["CAP_NOPE", 7]}}}"#,
         )
         .unwrap_err()
         .to_string();
         assert!(err.contains("process.capabilities.bounding"), "{err}");
-        assert!(err.contains("CAP_NOPE"), "{err}");
+    }
+
+    #[test]
+    fn dropped_names_are_sorted_once_each() {
+        let mut sets = serde_json::json!({"bounding": ["CAP_Z", "CAP_KILL", "CAP_A"],
+                                          "permitted": ["CAP_Z"]});
+        assert_eq!(drop_unknown_capabilities(&mut sets), ["CAP_A", "CAP_Z"]);
+        assert_eq!(sets["bounding"], serde_json::json!(["CAP_KILL"]));
     }
 }
