@@ -5,6 +5,7 @@
   (hack/conformance.sh --with-crun) and target/vm/conformance/{corral,runc}.json
   (hack/vm/test-v2.sh), through `corral-conformance report`;
 - docs/conformance.md, clients: target/clients.md (hack/e2e/clients.py --markdown);
+- docs/conformance.md, cri: target/cri.md (hack/e2e/cri.py --markdown);
 - docs/performance.md, bench: FILE, the output of a full hack/bench.py run (only with --bench)."""
 import os
 import re
@@ -40,6 +41,8 @@ def main(argv):
         splice("docs/conformance.md", "conformance", open("target/conformance/tables.md").read())
     if os.path.exists("target/clients.md"):
         splice("docs/conformance.md", "clients", open("target/clients.md").read())
+    if os.path.exists("target/cri.md"):
+        splice("docs/conformance.md", "cri", open("target/cri.md").read())
     if bench:
         splice("docs/performance.md", "bench", open(bench).read())
 

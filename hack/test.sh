@@ -23,6 +23,14 @@ command -v podman >/dev/null || need+=(podman)
 command -v conmon >/dev/null || need+=(conmon)
 command -v go >/dev/null || need+=(golang-go)
 [ -d /usr/share/gocode/src/github.com/containerd/go-runc ] || need+=(golang-github-containerd-go-runc-dev)
+# The CRI lane (hack/e2e/cri.py): Debian's python3 with gRPC, protobuf and websocket-client,
+# protoc for its messages, the CNI plugins and ip for the pod network, gcc for the pause image.
+/usr/bin/python3 -c 'import grpc, google.protobuf, websocket' 2>/dev/null \
+  || need+=(python3-grpcio python3-protobuf python3-websocket)
+command -v protoc >/dev/null || need+=(protobuf-compiler)
+[ -x /usr/lib/cni/macvlan ] || need+=(containernetworking-plugins)
+command -v ip >/dev/null || need+=(iproute2)
+command -v gcc >/dev/null || need+=(gcc libc6-dev)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   apt-get install -y -qq "${need[@]}" >/dev/null
@@ -47,12 +55,14 @@ hack/conformance.sh
 echo "== real clients: containerd, podman, go-runc, docker (hack/e2e/clients.py)"
 python3 hack/e2e/clients.py --lanes containerd,podman,go-runc,docker \
   --json target/clients.json --markdown target/clients.md
+echo "== Kubernetes path: pods through containerd's CRI plugin, corral and runc handlers (hack/e2e/cri.py)"
+/usr/bin/python3 hack/e2e/cri.py --json target/cri.json --markdown target/cri.md
 echo "== bench, smoke mode (hack/bench.py --quick; benchmarks assert no time)"
 python3 hack/bench.py --quick corral="$(hack/build.sh)" runc="$(command -v runc)" crun="$(command -v crun)" \
   >target/bench-smoke.md
 echo "== pure cgroup v2 lane (QEMU)"
 hack/vm/test-v2.sh
-echo "== systemd lane (QEMU, systemd as PID 1, cgroup v2 and v1: --systemd-cgroup next to runc)"
+echo "== systemd lane (QEMU, systemd as PID 1, cgroup v2 and v1: --systemd-cgroup next to runc; the CRI lane with both drivers)"
 hack/vm/test-systemd.sh
 echo "== SELinux lane (QEMU, SELinux permissive with Debian's reference policy)"
 hack/vm/test-selinux.sh

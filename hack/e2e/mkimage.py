@@ -1,6 +1,9 @@
 #!/usr/bin/env python3
 """Builds a busybox image tarball from /bin/busybox (busybox-static), with no registry:
    hack/e2e/mkimage.py OUT.tar [NAME:TAG]
+or, with --pause BINARY, a sandbox ("pause") image holding that one static program as
+/pause (the CRI lane's, built from hack/e2e/cri/pause.c):
+   hack/e2e/mkimage.py --pause BINARY OUT.tar NAME:TAG
 The tarball is both an OCI image layout (oci-layout, index.json, blobs/) and a docker-archive
 (manifest.json), as `docker save` writes since docker 25, so `ctr images import`,
 `podman load` and `docker load` all take it. Deterministic: same busybox, same digest."""
@@ -39,6 +42,14 @@ def add_symlink(tar, name, target):
     tar.addfile(info)
 
 
+def pause_layer_bytes(binary):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        with open(binary, "rb") as f:
+            add_file(tar, "pause", f.read(), 0o755)
+    return buf.getvalue()
+
+
 def layer_bytes():
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
@@ -62,12 +73,19 @@ def digest(data):
 
 
 def main():
-    out = sys.argv[1]
-    name = sys.argv[2] if len(sys.argv) > 2 else "localhost/corral-busybox:latest"
-    layer = layer_bytes()
+    args = sys.argv[1:]
+    if args[:1] == ["--pause"]:
+        layer = pause_layer_bytes(args[1])
+        image_config = {"Env": [PATH_ENV], "Entrypoint": ["/pause"], "WorkingDir": "/"}
+        args = args[2:]
+    else:
+        layer = layer_bytes()
+        image_config = {"Env": [PATH_ENV], "Cmd": ["sh"], "WorkingDir": "/"}
+    out = args[0]
+    name = args[1] if len(args) > 1 else "localhost/corral-busybox:latest"
     config = json.dumps({
         "architecture": "amd64", "os": "linux", "created": "1970-01-01T00:00:00Z",
-        "config": {"Env": [PATH_ENV], "Cmd": ["sh"], "WorkingDir": "/"},
+        "config": image_config,
         "rootfs": {"type": "layers", "diff_ids": [digest(layer)]},
         "history": [{"created": "1970-01-01T00:00:00Z", "created_by": "hack/e2e/mkimage.py"}],
     }, sort_keys=True).encode()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The systemd lane: boots the test VM with systemd as PID 1 (hack/vm/run.sh with VM_SYSTEMD=1),
 # once with cgroup v2 and once with systemd's v1 layout, and runs tests/systemd.rs there:
-# corral and runc with --systemd-cgroup on the same bundles.
+# corral and runc with --systemd-cgroup on the same bundles; on v2 also the CRI lane
+# (hack/e2e/cri.py) with the systemd and the cgroupfs driver.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 tests=$(cargo test --no-run --test systemd --message-format=json 2>/dev/null | python3 -c '
@@ -19,6 +20,16 @@ $tests --test-threads 2
 status=\$?
 echo "== tests skipped: \$(cat \$CORRAL_SKIP_LOG 2>/dev/null | wc -l)"
 cat \$CORRAL_SKIP_LOG 2>/dev/null
+# The Kubernetes path on a systemd host: the CRI lane with both cgroup drivers (on v2; the
+# host's run covers cgroupfs on a hybrid layout).
+if [ "\$(stat -fc %T /sys/fs/cgroup)" = cgroup2fs ]; then
+  for driver in systemd cgroupfs; do
+    echo "== CRI lane, cgroup driver \$driver"
+    /usr/bin/python3 hack/e2e/cri.py --cgroup-driver \$driver --probes 20 \
+      --json target/vm/cri-\$driver.json --markdown target/vm/cri-\$driver.md || status=1
+    cat target/vm/cri-\$driver.md 2>/dev/null
+  done
+fi
 exit \$status
 SH
 status=0
