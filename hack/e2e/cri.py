@@ -101,22 +101,36 @@ class CriLane:
         self.sock = os.path.join(self.work, "containerd.sock")
         self.make_images()
         self.make_network()
-        config = os.path.join(self.work, "config.toml")
-        with open(config, "w") as f:
+        with open(os.path.join(self.work, "config.toml"), "w") as f:
             f.write(self.containerd_config())
-        log = open(os.path.join(self.work, "containerd.log"), "w")
+        self.start_daemon()
+        for tar in (self.busybox_tar, self.pause_tar):
+            p = self.ctr("images", "import", "--snapshotter", SNAPSHOTTER, tar)
+            expect(p.returncode == 0, f"image import: {p.stderr.strip()}")
+
+    def start_daemon(self):
+        log = open(os.path.join(self.work, "containerd.log"), "a")
         # A private mount namespace: the snapshot, shm and netns mounts containerd makes
-        # stay out of the host's, and go with it.
+        # stay out of the host's, and go with it. (The shims it starts live on in it.)
         self.daemon = subprocess.Popen(
-            ["unshare", "-m", "--propagation", "private", "containerd", "--config", config],
+            ["unshare", "-m", "--propagation", "private", "containerd", "--config",
+             os.path.join(self.work, "config.toml")],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True)
         wait_until(lambda: os.path.exists(self.sock), timeout=120, what="containerd's socket")
         self.cri = Cri(self.sock, self.pb)
         wait_until(self.answers, timeout=120, what="the CRI plugin to answer")
-        for tar in (self.busybox_tar, self.pause_tar):
-            p = self.ctr("images", "import", "--snapshotter", SNAPSHOTTER, tar)
-            expect(p.returncode == 0, f"image import: {p.stderr.strip()}")
+
+    def stop_daemon(self):
+        if self.daemon and self.daemon.poll() is None:
+            self.daemon.send_signal(signal.SIGTERM)
+            try:
+                self.daemon.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.daemon.kill()
+                self.daemon.wait()
+        if os.path.exists(self.sock):
+            os.unlink(self.sock)
 
     def answers(self):
         try:
@@ -442,6 +456,24 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                        what="ticks in the reopened log")
             return None
 
+        def containerd_restart_reattaches():
+            # containerd restarts under running pods (upgrades, crashes): it must find the
+            # sandbox and container through their shims again, as running, and reattach the
+            # container's stdio to its CRI log.
+            self.stop_daemon()
+            self.start_daemon()
+            st = self.status(s["app"])
+            expect(st.state == pb.CONTAINER_RUNNING, f"after the restart: state {st.state}")
+            pod = self.cri.PodSandboxStatus(pod_sandbox_id=s["pod"].id).status
+            expect(pod.state == pb.SANDBOX_READY, f"after the restart: sandbox {pod.state}")
+            path = os.path.join(s["pod"].config.log_directory, "app.log")
+            seen = len(open(path).read())
+            wait_until(lambda: "tick" in open(path).read()[seen:],
+                       what="new ticks in the log after the restart")
+            code, out, _ = self.exec_sync(s["app"], "echo", "still here")
+            expect((code, out) == (0, "still here\n"), f"exec after the restart: {code} {out!r}")
+            return None
+
         def stop_with_grace():
             t = time.time()
             self.cri.StopContainer(container_id=s["app"], timeout=30)
@@ -626,6 +658,8 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                 ("UpdateContainerResources", update_resources),
                 ("ContainerStats", container_stats),
                 ("ReopenContainerLog", reopen_log),
+                ("containerd restart: sandbox and container found, stdio reattached",
+                 containerd_restart_reattaches),
                 ("StopContainer: TERM within the grace period", stop_with_grace),
                 ("StopContainer: KILL after the grace period", stop_kills_after_grace),
                 ("RemoveContainer", remove_containers),
@@ -649,13 +683,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
                 print(f"   cleanup: pod {pod.id[:12]}: {e.details()}")
 
     def teardown(self):
-        if self.daemon and self.daemon.poll() is None:
-            self.daemon.send_signal(signal.SIGTERM)
-            try:
-                self.daemon.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.daemon.kill()
-                self.daemon.wait()
+        self.stop_daemon()
         # Shims outlive containerd; ours name our socket on their command line.
         for pid in os.listdir("/proc"):
             if not pid.isdigit():
