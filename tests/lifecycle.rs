@@ -480,6 +480,11 @@ fn features_lists_only_what_corral_supports() {
             .iter()
             .any(|o| o == "rro")
     );
+    // The systemd driver honours org.systemd.property.*: engines must know it is not inert.
+    assert_eq!(
+        f["potentiallyUnsafeConfigAnnotations"],
+        serde_json::json!(["org.systemd.property."])
+    );
 }
 
 #[test]

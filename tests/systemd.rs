@@ -450,3 +450,97 @@ fn the_unified_map_becomes_unit_properties_as_with_runc() {
         "{results:?}"
     );
 }
+
+#[test]
+fn systemd_property_annotations_reach_the_unit_as_with_runc() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let mut b = Bundle::with_args(&["sleep", "600"]);
+    b.config["annotations"] = json!({
+        "org.systemd.property.CollectMode": "'inactive-or-failed'",
+        // "Sec" with seconds: converted to TimeoutStopUSec in microseconds.
+        "org.systemd.property.TimeoutStopSec": "123",
+        "org.systemd.property.RuntimeMaxUSec": "uint64 4560000000",
+        "unrelated.annotation": "x",
+    });
+    let results = each("sd-annot", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        unit_props(unit, &["CollectMode", "TimeoutStopUSec", "RuntimeMaxUSec"])
+    });
+    assert_same(&results);
+    assert_eq!(
+        results[0].1,
+        [
+            "CollectMode=inactive-or-failed",
+            "RuntimeMaxUSec=1h 16min",
+            "TimeoutStopUSec=2min 3s",
+        ],
+        "{results:?}"
+    );
+}
+
+#[test]
+fn a_malformed_systemd_property_annotation_is_refused() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let mut b = Bundle::with_args(&["sleep", "600"]);
+    b.config["annotations"] = json!({"org.systemd.property.Bad1": "1"});
+    let results = each("sd-badannot", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        let out = rt.run(&["create", "--bundle", b.path_str(), id]);
+        let left = rt.run(&["state", id]).status.success();
+        (
+            out.status.success(),
+            stderr_of(&out),
+            load_state(unit),
+            left,
+        )
+    });
+    for (name, (ok, err, state, left)) in &results {
+        assert!(!ok, "{name} accepted it");
+        assert_eq!(state, "LoadState=not-found", "{name} left a unit");
+        assert!(!left, "{name} left a container");
+        if name == "corral" {
+            assert!(
+                err.contains("annotations.org.systemd.property.Bad1")
+                    && err.trim().lines().count() == 1,
+                "{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn exec_cgroup_joins_a_sub_cgroup_of_the_scope() {
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let b = Bundle::with_args(&["sleep", "600"]);
+    let v2 = cgroup_v2_host();
+    let results = each("sd-execcg", |rt, id, unit| {
+        write_with_path(&b, Some(&format!("system.slice:corraltest:{id}")));
+        rt.ok(&["create", "--bundle", b.path_str(), id]);
+        rt.ok(&["start", id]);
+        // The scope is delegated: a sub-cgroup made inside it is the container's to use.
+        let base = if v2 {
+            std::path::PathBuf::from("/sys/fs/cgroup")
+        } else {
+            std::path::PathBuf::from("/sys/fs/cgroup/pids")
+        };
+        std::fs::create_dir(base.join("system.slice").join(unit).join("sub")).unwrap();
+        let which = if v2 { "sub" } else { "pids:sub" };
+        let out = rt.ok(&["exec", "--cgroup", which, id, "cat", "/proc/self/cgroup"]);
+        out.lines()
+            .filter(|l| l.starts_with("0::") || l.contains(":pids:"))
+            .map(|l| l.split_once(':').unwrap().1.replace(id, "ID"))
+            .collect::<Vec<_>>()
+    });
+    assert_same(&results);
+    assert!(
+        results[0].1.iter().any(|l| l.ends_with(".scope/sub")),
+        "{results:?}"
+    );
+}

@@ -313,12 +313,18 @@ impl Cgroup {
     /// `--systemd-cgroup`: asks systemd for the container's unit with `pid` (the init) in it,
     /// then puts the pid into the hierarchies systemd leaves alone (v1 controllers it does not
     /// manage), as runc joins every path after starting the unit.
-    pub fn place_in_unit(&self, pid: i32, id: &str) -> Result<()> {
+    pub fn place_in_unit(&self, pid: i32, id: &str, extras: &systemd::UnitExtras) -> Result<()> {
         let Some(unit) = &self.systemd else {
             return Ok(());
         };
         let unified = self.layout == Some(Layout::V2);
-        systemd::start_unit(unit, pid as u32, &format!("corral container {id}"), unified)?;
+        systemd::start_unit(
+            unit,
+            pid as u32,
+            &format!("corral container {id}"),
+            unified,
+            extras,
+        )?;
         self.make_dirs()?;
         let own = own_cgroups(
             &std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
@@ -379,8 +385,11 @@ impl Cgroup {
             systemd::set_unit_properties(
                 unit,
                 &[
-                    ("DevicePolicy", systemd::PropValue::Str("strict".into())),
-                    ("DeviceAllow", systemd::PropValue::Pairs(allow)),
+                    (
+                        "DevicePolicy".into(),
+                        systemd::PropValue::Str("strict".into()),
+                    ),
+                    ("DeviceAllow".into(), systemd::PropValue::Pairs(allow)),
                 ],
             )?;
         }

@@ -33,7 +33,11 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
         },
         "annotations": {
             "org.opencontainers.runtime-spec.features.corral.version": env!("CARGO_PKG_VERSION")
-        }
+        },
+        // Annotations that change what the runtime does, which an engine should not pass
+        // through from untrusted pod specs (containerd filters on this list): properties of
+        // the systemd unit (prefix form, as runc lists it).
+        "potentiallyUnsafeConfigAnnotations": ["org.systemd.property."]
     });
     println!("{}", serde_json::to_string_pretty(&features)?);
     Ok(0)

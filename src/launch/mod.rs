@@ -22,6 +22,7 @@ pub use exec::{ExecOptions, exec};
 pub use files::write_pid_file;
 pub(crate) use spawn::socket_activation;
 
+use crate::cgroups::systemd::UnitExtras;
 use crate::cgroups::{Cgroup, Driver};
 use crate::container::{Phase, ProcessId, State, StateRoot, Status, lock_dir, validate_id};
 use crate::error::{Error, Result};
@@ -83,6 +84,18 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         Driver::Cgroupfs
     };
     let cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref(), driver)?;
+    let resources = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().clone());
+    // Checked before anything exists: a malformed org.systemd.property.* is bad input.
+    let unit_extras = match driver {
+        Driver::Systemd => {
+            UnitExtras::from_config(bundle.spec.annotations().as_ref(), resources.as_ref())?
+        }
+        Driver::Cgroupfs => UnitExtras::default(),
+    };
 
     let dir = files::make_state_dir(root, &opts.id)?;
     let mut cleanup = Cleanup::for_state_dir(dir.clone());
@@ -112,15 +125,10 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         &mut cleanup,
     )?;
     if cgroup.systemd.is_some() {
-        cgroup.place_in_unit(init.stage1_pid, &opts.id)?;
+        cgroup.place_in_unit(init.stage1_pid, &opts.id, &unit_extras)?;
     }
     span.step("init spawned in its cgroup");
 
-    let resources = bundle
-        .spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.resources().clone());
     cgroup.apply(resources.as_ref())?;
     span.step("cgroup placed");
 

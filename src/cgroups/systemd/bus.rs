@@ -2,9 +2,9 @@
 //! One connection per command; the parent never forks after it, and exec joins the unit's
 //! cgroup by path without the bus.
 
-use super::SystemdUnit;
 use super::properties::{PropValue, Property};
 use super::wire::{Arg, Bus, Reply};
+use super::{SystemdUnit, UnitExtras};
 use crate::error::{Error, Result};
 use std::time::{Duration, Instant};
 
@@ -44,6 +44,24 @@ impl Manager {
         match self.call(unit, method, args)? {
             Reply::Value(v) => Ok(v),
             Reply::Error { name, message } => Err(refused(method, unit, &name, &message)),
+        }
+    }
+
+    /// systemd's major version (the manager's `Version` property), None if unreadable.
+    fn version(&mut self) -> Option<u32> {
+        let reply = self
+            .bus
+            .call(
+                DESTINATION,
+                MANAGER_PATH,
+                "org.freedesktop.DBus.Properties",
+                "Get",
+                &[Arg::Str(MANAGER), Arg::Str("Version")],
+            )
+            .ok()?;
+        match reply {
+            Reply::Value(Some(v)) => super::major_version(&v),
+            _ => None,
         }
     }
 
@@ -121,7 +139,13 @@ fn refused(method: &str, unit: &str, name: &str, message: &str) -> Error {
 /// once, as runc does. `unified` says the host is pure cgroup v2, where the io controller's
 /// accounting is `IOAccounting`; with v1 controllers it is `BlockIOAccounting` (runc's
 /// choice too).
-pub fn start_unit(unit: &SystemdUnit, pid: u32, description: &str, unified: bool) -> Result<()> {
+pub fn start_unit(
+    unit: &SystemdUnit,
+    pid: u32,
+    description: &str,
+    unified: bool,
+    extras: &UnitExtras,
+) -> Result<()> {
     let mut m = Manager::connect()?;
     let io_accounting = if unified {
         "IOAccounting"
@@ -129,20 +153,31 @@ pub fn start_unit(unit: &SystemdUnit, pid: u32, description: &str, unified: bool
         "BlockIOAccounting"
     };
     let mut props: Vec<Property> = vec![
-        ("Description", PropValue::Str(description.to_string())),
-        ("PIDs", PropValue::U32s(vec![pid])),
-        ("MemoryAccounting", PropValue::Bool(true)),
-        ("CPUAccounting", PropValue::Bool(true)),
-        (io_accounting, PropValue::Bool(true)),
-        ("TasksAccounting", PropValue::Bool(true)),
-        ("DefaultDependencies", PropValue::Bool(false)),
+        (
+            "Description".into(),
+            PropValue::Str(description.to_string()),
+        ),
+        ("PIDs".into(), PropValue::U32s(vec![pid])),
+        ("MemoryAccounting".into(), PropValue::Bool(true)),
+        ("CPUAccounting".into(), PropValue::Bool(true)),
+        (io_accounting.into(), PropValue::Bool(true)),
+        ("TasksAccounting".into(), PropValue::Bool(true)),
+        ("DefaultDependencies".into(), PropValue::Bool(false)),
     ];
     if unit.name.ends_with(".slice") {
         // A slice cannot sit in a slice by `Slice=`; it is a weak dependency of its parent.
-        props.push(("Wants", PropValue::Strs(vec![unit.slice.clone()])));
+        props.push(("Wants".into(), PropValue::Strs(vec![unit.slice.clone()])));
     } else {
-        props.push(("Slice", PropValue::Str(unit.slice.clone())));
-        props.push(("Delegate", PropValue::Bool(true)));
+        props.push(("Slice".into(), PropValue::Str(unit.slice.clone())));
+        props.push(("Delegate".into(), PropValue::Bool(true)));
+    }
+    // After ours, as runc appends them: a config may override what we chose.
+    props.extend(extras.properties.iter().cloned());
+    // Asked for only when the config wants an OOM policy: a round trip the common path skips.
+    if extras.oom_group.is_some()
+        && let Some(policy) = extras.oom_policy(m.version())
+    {
+        props.push(policy);
     }
     let args = [
         Arg::Str(&unit.name),

@@ -4,6 +4,7 @@
 //! other (limits systemd cannot express, stats, freeze, kill). runc's rules throughout, since
 //! containerd, CRI-O and podman hand us the same `cgroupsPath` they hand runc.
 
+mod annotations;
 mod bus;
 mod properties;
 mod wire;
@@ -110,10 +111,95 @@ pub fn systemd_is_init() -> bool {
 }
 
 pub use bus::{set_unit_properties, start_unit, stop_unit};
-pub use properties::{PropValue, resource_properties};
+pub use properties::{PropValue, Property, resource_properties};
+
+/// What a config adds to its unit at creation, beyond the limits: properties from
+/// `org.systemd.property.*` annotations, and the OOM policy that `memory.oom.group` in
+/// `linux.resources.unified` asks for (systemd refuses to change OOMPolicy on a running
+/// scope, so runc sets it at start, on systemd 253 and later).
+#[derive(Debug, Default)]
+pub struct UnitExtras {
+    pub properties: Vec<Property>,
+    /// `memory.oom.group`: true kills the whole unit on an OOM kill (OOMPolicy=kill), false
+    /// keeps it running (continue).
+    pub oom_group: Option<bool>,
+}
+
+impl UnitExtras {
+    pub fn from_config(
+        annotations: Option<&std::collections::HashMap<String, String>>,
+        resources: Option<&oci_spec::runtime::LinuxResources>,
+    ) -> Result<UnitExtras> {
+        let oom_group = resources
+            .and_then(|r| r.unified().as_ref())
+            .and_then(|u| u.get("memory.oom.group"))
+            .and_then(|v| match v.trim() {
+                "0" => Some(false),
+                "1" => Some(true),
+                // Other values are not runc's to convert; the cgroupfs write reports them.
+                _ => None,
+            });
+        Ok(UnitExtras {
+            properties: annotations::annotation_properties(annotations)?,
+            oom_group,
+        })
+    }
+
+    /// The OOMPolicy property for systemd `version` (None: unknown), if any.
+    pub fn oom_policy(&self, version: Option<u32>) -> Option<Property> {
+        let group = self.oom_group?;
+        if version? < OOM_POLICY_SINCE {
+            return None;
+        }
+        let policy = if group { "kill" } else { "continue" };
+        Some(("OOMPolicy".into(), PropValue::Str(policy.into())))
+    }
+}
+
+/// The first systemd that lets a transient scope have an OOMPolicy (runc's constant).
+const OOM_POLICY_SINCE: u32 = 253;
+
+/// `252.36-1~deb12u1` → 252.
+fn major_version(text: &str) -> Option<u32> {
+    let digits: String = text
+        .trim()
+        .trim_start_matches('v')
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
+    digits.parse().ok()
+}
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn oom_policy_follows_memory_oom_group_from_systemd_253() {
+        let res: oci_spec::runtime::LinuxResources =
+            serde_json::from_str(r#"{"unified": {"memory.oom.group": "1"}}"#).unwrap();
+        let extras = UnitExtras::from_config(None, Some(&res)).unwrap();
+        assert_eq!(
+            extras.oom_policy(Some(253)),
+            Some(("OOMPolicy".into(), PropValue::Str("kill".into())))
+        );
+        assert_eq!(extras.oom_policy(Some(252)), None);
+        assert_eq!(extras.oom_policy(None), None);
+        let res: oci_spec::runtime::LinuxResources =
+            serde_json::from_str(r#"{"unified": {"memory.oom.group": "0"}}"#).unwrap();
+        let extras = UnitExtras::from_config(None, Some(&res)).unwrap();
+        assert_eq!(
+            extras.oom_policy(Some(255)).unwrap().1,
+            PropValue::Str("continue".into())
+        );
+        assert_eq!(UnitExtras::default().oom_policy(Some(255)), None);
+    }
+
+    #[test]
+    fn systemd_versions_parse_to_their_major_number() {
+        assert_eq!(major_version("252.36-1~deb12u1"), Some(252));
+        assert_eq!(major_version("v257"), Some(257));
+        assert_eq!(major_version("unknown"), None);
+    }
     use super::*;
 
     #[test]

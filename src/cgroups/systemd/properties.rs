@@ -7,9 +7,18 @@ use crate::cgroups::resources::shares_to_weight;
 use oci_spec::runtime::LinuxResources;
 
 /// A property value, in the D-Bus types systemd's properties take.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum PropValue {
     Bool(bool),
+    /// `y`, `n`, `q`, `i`, `u`, `x`: the other integer types an annotation can name
+    Byte(u8),
+    I16(i16),
+    U16(u16),
+    I32(i32),
+    U32(u32),
+    I64(i64),
+    /// `d`
+    Double(f64),
     /// `t`
     U64(u64),
     /// `s`
@@ -24,7 +33,9 @@ pub enum PropValue {
     Pairs(Vec<(String, String)>),
 }
 
-pub type Property = (&'static str, PropValue);
+/// A property's name (ours are constants; `org.systemd.property.*` annotations bring their own)
+/// and value.
+pub type Property = (std::borrow::Cow<'static, str>, PropValue);
 
 /// systemd's "no limit" for the byte and count properties.
 const INFINITY: u64 = u64::MAX;
@@ -41,10 +52,10 @@ pub fn resource_properties(r: &LinuxResources, unified: bool) -> Vec<Property> {
     if let Some(m) = r.memory() {
         if unified {
             if let Some(l) = m.limit() {
-                props.push(("MemoryMax", PropValue::U64(limit(l))));
+                props.push(("MemoryMax".into(), PropValue::U64(limit(l))));
             }
             if let Some(res) = m.reservation() {
-                props.push(("MemoryLow", PropValue::U64(limit(res))));
+                props.push(("MemoryLow".into(), PropValue::U64(limit(res))));
             }
             if let Some(swap) = m.swap() {
                 // OCI swap is memory+swap; systemd's MemorySwapMax is swap alone.
@@ -53,35 +64,35 @@ pub fn resource_properties(r: &LinuxResources, unified: bool) -> Vec<Property> {
                     (s, Some(l)) if l > 0 => s.saturating_sub(l).max(0) as u64,
                     (s, _) => limit(s),
                 };
-                props.push(("MemorySwapMax", PropValue::U64(value)));
+                props.push(("MemorySwapMax".into(), PropValue::U64(value)));
             }
         } else if let Some(l) = m.limit() {
-            props.push(("MemoryLimit", PropValue::U64(limit(l))));
+            props.push(("MemoryLimit".into(), PropValue::U64(limit(l))));
         }
     }
     if let Some(c) = r.cpu() {
         if let Some(shares) = c.shares() {
             if unified {
-                props.push(("CPUWeight", PropValue::U64(shares_to_weight(shares))));
+                props.push(("CPUWeight".into(), PropValue::U64(shares_to_weight(shares))));
             } else {
-                props.push(("CPUShares", PropValue::U64(shares)));
+                props.push(("CPUShares".into(), PropValue::U64(shares)));
             }
         }
         props.extend(cpu_quota(c.quota(), c.period()));
         if let Some(cpus) = c.cpus().as_deref().and_then(bitmask) {
-            props.push(("AllowedCPUs", PropValue::Bytes(cpus)));
+            props.push(("AllowedCPUs".into(), PropValue::Bytes(cpus)));
         }
         if let Some(mems) = c.mems().as_deref().and_then(bitmask) {
-            props.push(("AllowedMemoryNodes", PropValue::Bytes(mems)));
+            props.push(("AllowedMemoryNodes".into(), PropValue::Bytes(mems)));
         }
     }
     if let Some(p) = r.pids()
         && (p.limit() > 0 || p.limit() == -1)
     {
-        props.push(("TasksMax", PropValue::U64(limit(p.limit()))));
+        props.push(("TasksMax".into(), PropValue::U64(limit(p.limit()))));
     }
     if !unified && let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
-        props.push(("BlockIOWeight", PropValue::U64(u64::from(w))));
+        props.push(("BlockIOWeight".into(), PropValue::U64(u64::from(w))));
     }
     if unified {
         for (key, value) in r.unified().as_ref().into_iter().flatten() {
@@ -103,7 +114,7 @@ fn unified_property(key: &str, value: &str) -> Vec<Property> {
         }
     };
     let one = |name: &'static str, v: Option<u64>| {
-        v.map(|v| vec![(name, PropValue::U64(v))])
+        v.map(|v| vec![(name.into(), PropValue::U64(v))])
             .unwrap_or_default()
     };
     match key {
@@ -116,10 +127,10 @@ fn unified_property(key: &str, value: &str) -> Vec<Property> {
         "cpu.weight" => one("CPUWeight", value.trim().parse().ok()),
         "cpu.max" => cpu_max(value),
         "cpuset.cpus" => bitmask(value)
-            .map(|b| vec![("AllowedCPUs", PropValue::Bytes(b))])
+            .map(|b| vec![("AllowedCPUs".into(), PropValue::Bytes(b))])
             .unwrap_or_default(),
         "cpuset.mems" => bitmask(value)
-            .map(|b| vec![("AllowedMemoryNodes", PropValue::Bytes(b))])
+            .map(|b| vec![("AllowedMemoryNodes".into(), PropValue::Bytes(b))])
             .unwrap_or_default(),
         _ => Vec::new(),
     }
@@ -150,7 +161,7 @@ fn cpu_max(value: &str) -> Vec<Property> {
 fn cpu_quota(quota: Option<i64>, period: Option<u64>) -> Vec<Property> {
     let mut props = Vec::new();
     if let Some(p) = period {
-        props.push(("CPUQuotaPeriodUSec", PropValue::U64(p)));
+        props.push(("CPUQuotaPeriodUSec".into(), PropValue::U64(p)));
     }
     if quota.is_none() && period.is_none() {
         return props;
@@ -163,7 +174,7 @@ fn cpu_quota(quota: Option<i64>, period: Option<u64>) -> Vec<Property> {
             per_sec = (per_sec / 10_000 + 1) * 10_000;
         }
     }
-    props.push(("CPUQuotaPerSecUSec", PropValue::U64(per_sec)));
+    props.push(("CPUQuotaPerSecUSec".into(), PropValue::U64(per_sec)));
     props
 }
 
@@ -235,7 +246,7 @@ mod tests {
             ),
             false,
         );
-        let names: Vec<&str> = p.iter().map(|(k, _)| *k).collect();
+        let names: Vec<&str> = p.iter().map(|(k, _)| k.as_ref()).collect();
         assert_eq!(
             names,
             ["MemoryLimit", "CPUShares", "TasksMax", "BlockIOWeight"]
@@ -248,16 +259,19 @@ mod tests {
                                      "cpu.max": "50000 100000", "io.weight": "50"}}"#);
         let p = resource_properties(&r, true);
         assert!(
-            p.contains(&("MemoryHigh", PropValue::U64(1048576))),
-            "{p:?}"
-        );
-        assert!(p.contains(&("TasksMax", PropValue::U64(u64::MAX))), "{p:?}");
-        assert!(
-            p.contains(&("CPUQuotaPerSecUSec", PropValue::U64(500000))),
+            p.contains(&("MemoryHigh".into(), PropValue::U64(1048576))),
             "{p:?}"
         );
         assert!(
-            p.contains(&("CPUQuotaPeriodUSec", PropValue::U64(100000))),
+            p.contains(&("TasksMax".into(), PropValue::U64(u64::MAX))),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&("CPUQuotaPerSecUSec".into(), PropValue::U64(500000))),
+            "{p:?}"
+        );
+        assert!(
+            p.contains(&("CPUQuotaPeriodUSec".into(), PropValue::U64(100000))),
             "{p:?}"
         );
         assert_eq!(p.len(), 4, "io.weight has no property: {p:?}");
@@ -271,8 +285,8 @@ mod tests {
         assert_eq!(
             cpu_quota(None, Some(50000)),
             vec![
-                ("CPUQuotaPeriodUSec", PropValue::U64(50000)),
-                ("CPUQuotaPerSecUSec", PropValue::U64(u64::MAX)),
+                ("CPUQuotaPeriodUSec".into(), PropValue::U64(50000)),
+                ("CPUQuotaPerSecUSec".into(), PropValue::U64(u64::MAX)),
             ]
         );
         assert!(cpu_quota(None, None).is_empty());

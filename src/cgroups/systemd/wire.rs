@@ -161,6 +161,11 @@ impl Writer {
         self.align(8);
         self.buf.extend_from_slice(&v.to_le_bytes());
     }
+    /// A fixed-size value, aligned to its size as D-Bus wants.
+    fn fixed(&mut self, size: usize, bytes: &[u8]) {
+        self.align(size);
+        self.buf.extend_from_slice(bytes);
+    }
     fn str(&mut self, s: &str) {
         self.u32(s.len() as u32);
         self.buf.extend_from_slice(s.as_bytes());
@@ -184,6 +189,13 @@ impl Writer {
     fn value(&mut self, v: &PropValue) {
         match v {
             PropValue::Bool(b) => self.u32(u32::from(*b)),
+            PropValue::Byte(n) => self.buf.push(*n),
+            PropValue::I16(n) => self.fixed(2, &n.to_le_bytes()),
+            PropValue::U16(n) => self.fixed(2, &n.to_le_bytes()),
+            PropValue::I32(n) => self.fixed(4, &n.to_le_bytes()),
+            PropValue::U32(n) => self.u32(*n),
+            PropValue::I64(n) => self.fixed(8, &n.to_le_bytes()),
+            PropValue::Double(n) => self.fixed(8, &n.to_le_bytes()),
             PropValue::U64(n) => self.u64(*n),
             PropValue::Str(s) => self.str(s),
             PropValue::Strs(list) => self.array(4, |w| list.iter().for_each(|s| w.str(s))),
@@ -218,6 +230,13 @@ impl Writer {
 fn prop_signature(v: &PropValue) -> &'static str {
     match v {
         PropValue::Bool(_) => "b",
+        PropValue::Byte(_) => "y",
+        PropValue::I16(_) => "n",
+        PropValue::U16(_) => "q",
+        PropValue::I32(_) => "i",
+        PropValue::U32(_) => "u",
+        PropValue::I64(_) => "x",
+        PropValue::Double(_) => "d",
         PropValue::U64(_) => "t",
         PropValue::Str(_) => "s",
         PropValue::Strs(_) => "as",
@@ -425,7 +444,10 @@ mod tests {
 
     #[test]
     fn properties_are_structs_of_name_and_variant() {
-        let props: Vec<Property> = vec![("A", PropValue::U64(5)), ("B", PropValue::Bytes(vec![7]))];
+        let props: Vec<Property> = vec![
+            ("A".into(), PropValue::U64(5)),
+            ("B".into(), PropValue::Bytes(vec![7])),
+        ];
         let mut w = Writer::default();
         w.arg(&Arg::Props(&props));
         let b = &w.buf;
