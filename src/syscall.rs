@@ -954,3 +954,33 @@ pub fn unread_bytes(fd: BorrowedFd<'_>) -> io::Result<usize> {
     }
     Ok(n.max(0) as usize)
 }
+
+/// Whether this process may make a namespace of type `flag` (a `CLONE_NEW*`): a forked child
+/// tries unshare(2) and answers with its exit status (`corral check` tries, not guesses).
+pub fn can_unshare(flag: libc::c_int) -> bool {
+    // SAFETY: the child calls only unshare(2) and _exit(2), both async-signal-safe, so the
+    // fork is sound whatever other threads hold.
+    let pid = unsafe { libc::fork() };
+    if pid == 0 {
+        // SAFETY: as above; _exit never returns.
+        unsafe { libc::_exit(if libc::unshare(flag) == 0 { 0 } else { 1 }) }
+    }
+    if pid < 0 {
+        return false;
+    }
+    let mut status = 0;
+    // SAFETY: waits for the child forked above, writing into a local.
+    if unsafe { libc::waitpid(pid, &mut status, 0) } != pid {
+        return false;
+    }
+    libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+}
+
+/// Whether the kernel has system call `nr`: called with arguments it must refuse (null
+/// pointers, size 0, fd -1), it fails with something other than ENOSYS.
+pub fn syscall_exists(nr: libc::c_long) -> bool {
+    // SAFETY: every probed call (clone3, mount_setattr, openat2, open_tree) checks its
+    // arguments before acting and rejects these: nothing is created or changed.
+    let r = unsafe { libc::syscall(nr, -1i64, 0usize, 0usize, 0usize, 0usize) };
+    r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
+}

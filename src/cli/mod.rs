@@ -2,6 +2,8 @@
 //! command; each parses its flags and calls into the library. The only syscalls here are the
 //! checks of what the caller passed (`--preserve-fds`) and `run`'s child subreaper.
 
+mod check;
+mod completion;
 mod create;
 mod delete;
 mod events;
@@ -74,36 +76,104 @@ pub enum LogFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create a container
+    #[command(after_long_help = EXAMPLES_CREATE)]
     Create(create::Args),
     /// Execute the user process of a created container
+    #[command(after_long_help = EXAMPLES_START)]
     Start(start::Args),
     /// Create and start a container
+    #[command(after_long_help = EXAMPLES_RUN)]
     Run(run::Args),
     /// Run a new process inside a container
+    #[command(after_long_help = EXAMPLES_EXEC)]
     Exec(Box<exec::Args>),
     /// Suspend all processes of a container
+    #[command(after_long_help = EXAMPLES_PAUSE)]
     Pause(pause::Args),
     /// Resume all processes of a paused container
+    #[command(after_long_help = EXAMPLES_RESUME)]
     Resume(pause::Args),
     /// List the processes of a container
+    #[command(after_long_help = EXAMPLES_PS)]
     Ps(ps::Args),
     /// Update the resource limits of a container
+    #[command(after_long_help = EXAMPLES_UPDATE)]
     Update(Box<update::Args>),
     /// Stream stats and OOM events of a container, or print its stats once
+    #[command(after_long_help = EXAMPLES_EVENTS)]
     Events(events::Args),
     /// Output the state of a container
+    #[command(after_long_help = EXAMPLES_STATE)]
     State(state::Args),
     /// Send a signal to the container's init process
+    #[command(after_long_help = EXAMPLES_KILL)]
     Kill(kill::Args),
     /// Delete a container and everything it holds
+    #[command(after_long_help = EXAMPLES_DELETE)]
     Delete(delete::Args),
     /// List containers started by corral with the given root
+    #[command(after_long_help = EXAMPLES_LIST)]
     List(list::Args),
     /// Create a new specification file
+    #[command(after_long_help = EXAMPLES_SPEC)]
     Spec(spec::Args),
     /// Show what this build of corral supports, as JSON
+    #[command(after_long_help = EXAMPLES_FEATURES)]
     Features(features::Args),
+    /// Report what this host can run: namespaces, cgroups, seccomp, LSMs, system calls, CRIU
+    #[command(after_long_help = EXAMPLES_CHECK)]
+    Check(check::Args),
+    /// Print the completion script for bash, zsh or fish
+    #[command(after_long_help = EXAMPLES_COMPLETION)]
+    Completion(completion::Args),
 }
+
+// The EXAMPLES of each command's man page and `--help` (tests/docs.rs renders the pages).
+const EXAMPLES_CREATE: &str = "Examples:
+  corral create --bundle /containers/web web1
+  corral create --bundle . --console-socket /run/term.sock --pid-file /run/web1.pid web1
+  corral start web1";
+const EXAMPLES_START: &str = "Examples:
+  corral create --bundle /containers/web web1 && corral start web1";
+const EXAMPLES_RUN: &str = "Examples:
+  corral run --bundle /containers/web web1          # in the foreground, exits with the container
+  corral run --detach --bundle /containers/web web1";
+const EXAMPLES_EXEC: &str = "Examples:
+  corral exec web1 ps aux
+  corral exec --tty --console-socket /run/term.sock web1 sh
+  corral exec --process process.json --detach --pid-file /run/job.pid web1";
+const EXAMPLES_PAUSE: &str = "Examples:
+  corral pause web1 && corral state web1     # \"status\": \"paused\"";
+const EXAMPLES_RESUME: &str = "Examples:
+  corral resume web1";
+const EXAMPLES_PS: &str = "Examples:
+  corral ps web1
+  corral ps --format json web1               # the pids, as a JSON array";
+const EXAMPLES_UPDATE: &str = "Examples:
+  corral update --memory 256M --cpu-quota 50000 --cpu-period 100000 web1
+  corral update --resources resources.json web1   # linux.resources as JSON (\"-\": stdin)";
+const EXAMPLES_EVENTS: &str = "Examples:
+  corral events --stats web1                 # one JSON stats object
+  corral events --interval 10s web1          # stats every 10 s, and OOM events, until stopped";
+const EXAMPLES_STATE: &str = "Examples:
+  corral state web1                          # OCI state JSON: id, status, pid, bundle";
+const EXAMPLES_KILL: &str = "Examples:
+  corral kill web1                           # SIGTERM to the container's init
+  corral kill web1 KILL
+  corral kill --all web1 9                   # every process of the container";
+const EXAMPLES_DELETE: &str = "Examples:
+  corral delete web1                         # a stopped (or created, never started) container
+  corral delete --force web1                 # a running one: killed first";
+const EXAMPLES_LIST: &str = "Examples:
+  corral list
+  corral --root /run/containerd/runc/k8s.io list --format json
+  corral list --quiet                        # ids only";
+const EXAMPLES_SPEC: &str = "Examples:
+  mkdir -p bundle/rootfs && cd bundle && corral spec   # writes config.json for rootfs/";
+const EXAMPLES_CHECK: &str = "Examples:\n  corral check                      # OK / MISSING / WARN per line; exit 1 if the default config cannot run\n  corral check --format json | jq '.checks[] | select(.verdict != \"OK\")'";
+const EXAMPLES_COMPLETION: &str = "Examples:\n  source <(corral completion bash)\n  corral completion fish > ~/.config/fish/completions/corral.fish\n  corral completion zsh > \"${fpath[1]}/_corral\"";
+const EXAMPLES_FEATURES: &str = "Examples:
+  corral features | jq .linux.namespaces";
 
 pub fn version_text() -> String {
     format!(
@@ -199,7 +269,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command else {
         bail!("no command given; see corral --help");
     };
-    if !matches!(command, Command::Spec(_) | Command::Features(_)) {
+    if !matches!(
+        command,
+        Command::Spec(_) | Command::Features(_) | Command::Completion(_) | Command::Check(_)
+    ) {
         g.check()?;
     }
     match command {
@@ -218,6 +291,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::List(a) => list::run(g, a),
         Command::Spec(a) => spec::run(g, a),
         Command::Features(a) => features::run(g, a),
+        Command::Completion(a) => completion::run(a),
+        Command::Check(a) => check::run(g, a),
     }
 }
 

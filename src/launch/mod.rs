@@ -20,6 +20,7 @@ mod spawn;
 
 pub use exec::{ExecOptions, exec};
 pub use files::write_pid_file;
+pub use sealed::overlay_view_works;
 pub(crate) use spawn::socket_activation;
 
 use crate::cgroups::systemd::UnitExtras;

@@ -41,6 +41,12 @@ fn self_exe() -> Result<PathBuf> {
     std::fs::read_link("/proc/self/exe").ctx(|| "readlink /proc/self/exe")
 }
 
+/// Which protection creates on this host get: the overlay view (no copy) or the sealed
+/// memfd copy of the whole binary (`corral check` reports it).
+pub fn overlay_view_works() -> bool {
+    overlay_view().is_ok()
+}
+
 fn overlay_view() -> Result<OwnedFd> {
     let exe = self_exe()?;
     let dir = exe.parent().ctx_none("binary has no parent directory")?;
