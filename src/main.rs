@@ -19,7 +19,8 @@ fn main() {
         }
     };
     if cli.global.version {
-        print!("{}", cli::version_text());
+        // A reader that has gone is no error (print! would panic).
+        let _ = std::io::Write::write_all(&mut std::io::stdout(), cli::version_text().as_bytes());
         return;
     }
     // Before we open anything ourselves: an fd we open could otherwise land in the range the

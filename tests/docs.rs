@@ -168,7 +168,8 @@ fn the_completion_command_prints_the_committed_scripts() {
 }
 
 /// bash loads the script, registers it for `corral`, and completes the id of a live
-/// container (and a command name) when asked as bash asks.
+/// container (and a command name) when asked as bash asks. (`eval`, not `source <(...)`: the
+/// test VM's busybox-made /dev has no /dev/fd for process substitution.)
 #[test]
 fn bash_completes_commands_and_a_live_container_id() {
     let rt = Runtime::corral();
@@ -178,7 +179,7 @@ fn bash_completes_commands_and_a_live_container_id() {
     let bin_dir = rt.bin.parent().unwrap().to_path_buf();
     let root = rt.root.path().to_str().unwrap().to_string();
     let script = format!(
-        r#"source <(corral completion bash) || exit 1
+        r#"eval "$(corral completion bash)" || exit 1
 complete -p corral || exit 1
 COMP_WORDS=(corral --root {root} state "{prefix}"); COMP_CWORD=4
 _corral_with_ids corral "{prefix}" state

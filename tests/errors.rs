@@ -331,3 +331,39 @@ fn v1_only_resources_are_refused_on_v2() {
         "cgroup v2 has no realtime cpu limits",
     );
 }
+
+/// Output to a reader that has gone (`corral list | head -1`) ends quietly with status 0, as
+/// runc's does: print! used to panic there, and the release build aborts on a panic.
+#[test]
+fn output_to_a_closed_pipe_is_not_a_panic() {
+    let rt = Runtime::corral();
+    let id = unique_id("pipe");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&Bundle::with_args(&["sleep", "100"]), &id);
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["features"],
+        vec!["state", &id],
+        vec!["list"],
+        vec!["list", "--quiet"],
+        vec!["list", "--format", "json"],
+        vec!["ps", &id],
+        vec!["ps", "--format", "json", &id],
+        vec!["check"],
+        vec!["completion", "bash"],
+        vec!["--version"],
+    ];
+    for args in cases {
+        let (read, write) = nix::unistd::pipe().unwrap();
+        drop(read);
+        let out = rt
+            .cmd()
+            .args(&args)
+            .stdout(std::process::Stdio::from(write))
+            .output()
+            .unwrap();
+        let err = stderr_of(&out);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+    rt.cleanup(&id);
+}

@@ -74,10 +74,10 @@ pub fn run(g: &super::GlobalOptions, a: Args) -> Result<i32> {
         .iter()
         .any(|c| c.required && c.verdict == Verdict::Missing);
     match a.format {
-        Format::Json => println!(
-            "{}",
+        Format::Json => super::out(&format!(
+            "{}\n",
             serde_json::to_string_pretty(&serde_json::json!({"ok": ok, "checks": checks}))?
-        ),
+        ))?,
         Format::Text => {
             for c in &checks {
                 let verdict = match c.verdict {
@@ -85,19 +85,16 @@ pub fn run(g: &super::GlobalOptions, a: Args) -> Result<i32> {
                     Verdict::Missing => "MISSING",
                     Verdict::Warn => "WARN",
                 };
-                println!(
-                    "{verdict:<8}{:<30}{} [for: {}]",
+                super::out(&format!(
+                    "{verdict:<8}{:<30}{} [for: {}]\n",
                     c.name, c.detail, c.affects
-                );
+                ))?;
             }
-            println!(
-                "{}",
-                if ok {
-                    "this host can run corral's default config"
-                } else {
-                    "this host cannot run corral's default config: see MISSING above"
-                }
-            );
+            super::out(if ok {
+                "this host can run corral's default config\n"
+            } else {
+                "this host cannot run corral's default config: see MISSING above\n"
+            })?;
         }
     }
     Ok(if ok { 0 } else { 1 })

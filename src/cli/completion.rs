@@ -28,6 +28,6 @@ pub fn run(a: Args) -> Result<i32> {
         Shell::Zsh => include_str!("../../completions/_corral"),
         Shell::Fish => include_str!("../../completions/corral.fish"),
     };
-    print!("{script}");
+    super::out(script)?;
     Ok(0)
 }

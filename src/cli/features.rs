@@ -39,6 +39,6 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
         // the systemd unit (prefix form, as runc lists it).
         "potentiallyUnsafeConfigAnnotations": ["org.systemd.property."]
     });
-    println!("{}", serde_json::to_string_pretty(&features)?);
+    super::out(&format!("{}\n", serde_json::to_string_pretty(&features)?))?;
     Ok(0)
 }

@@ -25,7 +25,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let containers = g.state_root()?.list()?;
     if a.quiet {
         for c in &containers {
-            println!("{}", c.id());
+            super::out(&format!("{}\n", c.id()))?;
         }
         return Ok(0);
     }
@@ -37,7 +37,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         rows.push(s);
     }
     match a.format {
-        Format::Json => println!("{}", serde_json::to_string(&rows)?),
+        Format::Json => super::out(&format!("{}\n", serde_json::to_string(&rows)?))?,
         Format::Table => {
             let mut table = vec![
                 ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"]
@@ -59,7 +59,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
                     s.owner,
                 ]);
             }
-            print!("{}", render_table(&table));
+            super::out(&render_table(&table))?;
         }
     }
     Ok(0)

@@ -203,6 +203,16 @@ impl GlobalOptions {
     }
 }
 
+/// Writes a command's output to stdout. A reader that has gone (`corral list | head -1`) ends
+/// the output quietly, as runc's does; print! would panic, and the release profile aborts.
+pub(crate) fn out(text: &str) -> Result<()> {
+    use std::io::Write;
+    match std::io::stdout().lock().write_all(text.as_bytes()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
+        _ => Ok(()),
+    }
+}
+
 /// An error that carries its own exit code (runc's `exec` exits 255 when it fails).
 #[derive(Debug)]
 pub struct Failed {

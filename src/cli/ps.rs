@@ -29,7 +29,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         if !a.ps_args.is_empty() {
             bail!("ps options cannot be used with --format json");
         }
-        println!("{}", serde_json::to_string(&pids)?);
+        super::out(&format!("{}\n", serde_json::to_string(&pids)?))?;
         return Ok(0);
     }
     let args = if a.ps_args.is_empty() {
@@ -48,10 +48,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    print!(
-        "{}",
-        filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)?
-    );
+    super::out(&filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)?)?;
     Ok(0)
 }
 

@@ -10,6 +10,9 @@ pub struct Args {
 #[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let c = g.state_root()?.load(&a.id)?;
-    println!("{}", serde_json::to_string_pretty(&c.oci_state())?);
+    super::out(&format!(
+        "{}\n",
+        serde_json::to_string_pretty(&c.oci_state())?
+    ))?;
     Ok(0)
 }
