@@ -979,8 +979,9 @@ pub fn can_unshare(flag: libc::c_int) -> bool {
 /// Whether the kernel has system call `nr`: called with arguments it must refuse (null
 /// pointers, size 0, fd -1), it fails with something other than ENOSYS.
 pub fn syscall_exists(nr: libc::c_long) -> bool {
-    // SAFETY: every probed call (clone3, mount_setattr, openat2, open_tree) checks its
-    // arguments before acting and rejects these: nothing is created or changed.
+    // SAFETY: the calls probed (clone3, mount_setattr, openat2) check a size of 0 before
+    // touching memory and reject it: nothing is read, created or changed. Not for calls
+    // that could act on these arguments.
     let r = unsafe { libc::syscall(nr, -1i64, 0usize, 0usize, 0usize, 0usize) };
     r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
 }

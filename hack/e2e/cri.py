@@ -634,7 +634,7 @@ disabled_plugins = ["io.containerd.snapshotter.v1.btrfs", "io.containerd.snapsho
             else:
                 kids = [k for k in self.leftovers(h, "bad") if s["pod"].id not in k]
                 expect(not kids, f"units left: {kids}")
-            s["refusal"] = msg[msg.find("kernel.panic") - 60:][:200] if msg else ""
+            s["refusal"] = msg[max(0, msg.find("kernel.panic") - 60):][:200]
             return None
 
         def remove_pod_sandbox():

@@ -241,7 +241,7 @@ fn cgroups() -> Vec<Check> {
         Layout::V1 => ("cgroup v1", None),
     };
     let freezer = match layout {
-        Layout::V2 => has_file_in_a_child(v2_dir.as_deref(), "cgroup.freeze"),
+        Layout::V2 => unified_cgroups_have(v2_dir.as_deref(), "cgroup.freeze"),
         _ => has("freezer"),
     };
     let devices = match layout {
@@ -285,7 +285,7 @@ fn cgroups() -> Vec<Check> {
         ),
         check(
             "cgroup.kill",
-            has_file_in_a_child(v2_dir.as_deref(), "cgroup.kill"),
+            unified_cgroups_have(v2_dir.as_deref(), "cgroup.kill"),
             "cgroup.kill (Linux 5.14) on the unified hierarchy",
             "kill --all and delete kill the whole cgroup at once (else process by process)",
             false,
@@ -296,7 +296,7 @@ fn cgroups() -> Vec<Check> {
 /// Whether the unified hierarchy's cgroups have `file` (the root cgroup has neither
 /// cgroup.freeze nor cgroup.kill): our own cgroup's, else a child's of the root; with no
 /// cgroup to look at, the kernel version that brought the file.
-fn has_file_in_a_child(root: Option<&Path>, file: &str) -> bool {
+fn unified_cgroups_have(root: Option<&Path>, file: &str) -> bool {
     let Some(root) = root else {
         return false;
     };
