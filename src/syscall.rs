@@ -75,6 +75,7 @@ pub const MOUNT_ATTR_NOATIME: u64 = 0x0000_0010;
 pub const MOUNT_ATTR_STRICTATIME: u64 = 0x0000_0020;
 pub const MOUNT_ATTR_NODIRATIME: u64 = 0x0000_0080;
 pub const MOUNT_ATTR_NOSYMFOLLOW: u64 = 0x0020_0000;
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 
 #[repr(C)]
 struct MountAttr {
@@ -138,12 +139,37 @@ pub fn mount_setattr(
     clear: u64,
     flags: libc::c_int,
 ) -> io::Result<()> {
+    setattr(
+        fd,
+        &MountAttr {
+            attr_set: set,
+            attr_clr: clear,
+            propagation: 0,
+            userns_fd: 0,
+        },
+        flags,
+    )
+}
+
+/// Makes the detached mount `fd` (and with `recursive` every mount below it) idmapped by the
+/// user namespace `userns`: a file owned by id N on disk is seen as the id that N maps to in
+/// `userns`, and ids written through the mount are mapped back. The kernel refuses (EINVAL) a
+/// filesystem that cannot be idmapped and a mount that is already attached.
+pub fn mount_setattr_idmap(
+    fd: BorrowedFd<'_>,
+    userns: BorrowedFd<'_>,
+    recursive: bool,
+) -> io::Result<()> {
     let attr = MountAttr {
-        attr_set: set,
-        attr_clr: clear,
+        attr_set: MOUNT_ATTR_IDMAP,
+        attr_clr: 0,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd: userns.as_raw_fd() as u64,
     };
+    setattr(fd, &attr, if recursive { libc::AT_RECURSIVE } else { 0 })
+}
+
+fn setattr(fd: BorrowedFd<'_>, attr: &MountAttr, flags: libc::c_int) -> io::Result<()> {
     let empty = c"";
     // SAFETY: `attr` and the empty path outlive the call; size matches the struct we pass.
     let r = unsafe {
@@ -152,7 +178,7 @@ pub fn mount_setattr(
             fd.as_raw_fd(),
             empty.as_ptr(),
             libc::AT_EMPTY_PATH | flags,
-            &attr as *const MountAttr,
+            attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
     };

@@ -571,8 +571,18 @@ fn notify_on_the_runtimes_own_syscalls_does_not_hang() {
         agent.join().unwrap();
         (out.status.code(), stdout_of(&out))
     });
-    assert_same(&results);
+    // corral's result is held to the bound whatever runc does.
     assert_eq!(results[0].1, (Some(0), "done\n".to_string()));
+    // runc 1.1.5 under TCG emulation has overrun the bound (every openat and read of its
+    // init goes through the agent); then there is nothing to compare, and the lane says so.
+    if matches!(results[1].1.0, None | Some(124) | Some(137)) {
+        corral_test_kit::record_skip(&format!(
+            "runc did not finish within 60 s ({:?}); corral's result checked alone",
+            results[1].1.0
+        ));
+        return;
+    }
+    assert_same(&results);
 }
 
 /// An agent that takes the listener fd and never answers: create fails within the bound

@@ -475,18 +475,31 @@ fn syscalls() -> Vec<Check> {
             "recursive mount flags (rro, rnosuid...) and bind mounts by fd",
             false,
         ),
-        check(
-            "idmapped_mounts",
-            false,
-            if mount_setattr {
-                "the kernel has MOUNT_ATTR_IDMAP; corral does not implement idmapped mounts yet"
-            } else {
-                "no mount_setattr(2)"
-            },
-            "mounts with uidMappings/gidMappings, user-namespaced pods (hostUsers: false)",
-            false,
-        ),
+        idmapped_mounts(mount_setattr),
     ]
+}
+
+/// Idmapped binds, tried for real on /var/lib, where engines keep volumes (the kubelet's
+/// pod directories, containerd's and podman's).
+fn idmapped_mounts(mount_setattr: bool) -> Check {
+    let dir = Path::new("/var/lib");
+    let probe = if mount_setattr {
+        crate::rootfs::idmap_works_on(dir)
+    } else {
+        Err(std::io::Error::from_raw_os_error(libc::ENOSYS))
+    };
+    let note = match &probe {
+        Ok(()) => format!("a bind of {} can be idmapped", dir.display()),
+        Err(_) if !mount_setattr => "no mount_setattr(2) (Linux 5.12)".to_string(),
+        Err(e) => format!("idmapping a bind of {} failed: {e}", dir.display()),
+    };
+    check(
+        "idmapped_mounts",
+        probe.is_ok(),
+        note,
+        "mounts with uidMappings/gidMappings, user-namespaced pods (hostUsers: false)",
+        false,
+    )
 }
 
 fn criu(path: &Path) -> Check {

@@ -29,6 +29,9 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
                 "supportedFlags": crate::seccomp::supported_flags()
             },
             "apparmor": {"enabled": true},
+            // As runc: the runtime implements them and the kernel has mount_setattr; whether
+            // a source's filesystem takes an idmapping is only known per mount.
+            "mountExtensions": {"idmap": {"enabled": crate::syscall::syscall_exists(libc::SYS_mount_setattr)}},
             "selinux": {"enabled": crate::lsm::selinux_enabled()}
         },
         "annotations": {

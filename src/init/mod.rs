@@ -78,7 +78,7 @@ fn stage1(chan: &mut Channel) -> Result<()> {
             allowed
         }
         None => {
-            bind_trees = clone_binds_if_user_namespaced(&cfg)?;
+            bind_trees = clone_binds_as_host_root(&cfg)?;
             namespaces::enter(&cfg, chan)?;
             process::setgroups_allowed("self")
         }
@@ -109,9 +109,10 @@ fn stage2_main(
     }
 }
 
-/// A container with a user namespace gets its bind sources cloned now, while the init is
-/// still the host's root ([`crate::rootfs::clone_bind_sources`]).
-fn clone_binds_if_user_namespaced(cfg: &InitConfig) -> Result<Vec<Option<std::os::fd::OwnedFd>>> {
+/// Bind sources cloned now, while the init is still the host's root
+/// ([`crate::rootfs::clone_bind_sources`]): every bind of a container with a user namespace,
+/// and idmapped binds of any container.
+fn clone_binds_as_host_root(cfg: &InitConfig) -> Result<Vec<Option<std::os::fd::OwnedFd>>> {
     let user_ns = cfg
         .spec
         .linux()
@@ -121,10 +122,10 @@ fn clone_binds_if_user_namespaced(cfg: &InitConfig) -> Result<Vec<Option<std::os
             ns.iter()
                 .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
         });
-    if !user_ns {
+    if !user_ns && !crate::rootfs::has_idmapped_mounts(&cfg.spec) {
         return Ok(Vec::new());
     }
-    crate::rootfs::clone_bind_sources(&cfg.spec, &cfg.bundle)
+    crate::rootfs::clone_bind_sources(&cfg.spec, &cfg.bundle, user_ns)
 }
 
 /// Written here, while /proc is still the host's and before any namespace is joined, and

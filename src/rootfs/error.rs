@@ -12,9 +12,6 @@ pub enum MountError {
     /// a mount inside /proc).
     #[error("{0}")]
     Refused(String),
-    /// An option this runtime does not implement.
-    #[error("mount option {0:?} is not supported yet")]
-    UnsupportedOption(String),
 }
 
 pub type Res<T> = std::result::Result<T, MountError>;
@@ -36,7 +33,6 @@ impl MountError {
                 err,
             },
             MountError::Refused(msg) => MountError::Refused(format!("{outer}: {msg}")),
-            other @ MountError::UnsupportedOption(_) => other,
         }
     }
 

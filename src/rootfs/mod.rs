@@ -8,11 +8,13 @@ mod cgroupfs;
 mod copyup;
 mod devices;
 mod error;
+mod idmap;
 pub(crate) mod mounts;
 pub mod options;
 mod paths;
 pub mod resolve;
 
+pub use idmap::idmap_works_on;
 pub use options::propagation_flag;
 
 use crate::error::{Context, Error, Result, at};
@@ -39,20 +41,56 @@ pub struct Plan<'a> {
     pub bind_trees: &'a [Option<std::os::fd::OwnedFd>],
 }
 
-/// For a container with a user namespace: each bind mount's source, cloned as a detached
-/// mount (open_tree) with its flags already set, while the init is still the host's root. In
-/// the user namespace a source under a directory only the host's root may enter (the
-/// kubelet's pod directories) could not even be opened; runc ≥ 1.2 does the same. Kernels
-/// without open_tree get none, and the sources are opened by path as before.
-pub fn clone_bind_sources(spec: &Spec, bundle: &Path) -> Result<Vec<Option<std::os::fd::OwnedFd>>> {
+/// Bind mounts cloned as detached mounts (open_tree) with their flags already set, while the
+/// init is still the host's root, by index in `mounts`. With `all_binds` (a container with a
+/// user namespace) every bind: in the user namespace a source under a directory only the
+/// host's root may enter (the kubelet's pod directories) could not even be opened; runc ≥ 1.2
+/// does the same, and kernels without open_tree get none, the sources then being opened by
+/// path as before. Idmapped binds are always made here: idmapping needs the host's root.
+pub fn clone_bind_sources(
+    spec: &Spec,
+    bundle: &Path,
+    all_binds: bool,
+) -> Result<Vec<Option<std::os::fd::OwnedFd>>> {
     let mounts = spec.mounts().as_deref().unwrap_or_default();
+    let mut namespaces = idmap::IdmapNamespaces::default();
     let mut out = Vec::with_capacity(mounts.len());
     for (i, m) in mounts.iter().enumerate() {
-        let tree =
-            mounts::clone_bind_source(m, bundle).map_err(|e| e.at_entry(mount_entry_name(i, m)))?;
+        let tree = mounts::clone_bind_source(spec, m, bundle, all_binds, &mut namespaces)
+            .map_err(|e| e.at_entry(mount_entry_name(i, m)))?;
         out.push(tree);
     }
     Ok(out)
+}
+
+/// Whether any mount of the config is idmapped (and so cloned before the namespaces).
+pub fn has_idmapped_mounts(spec: &Spec) -> bool {
+    spec.mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|m| {
+            idmap::is_idmapped(
+                m,
+                &options::parse(m.options().as_deref().unwrap_or_default()),
+            )
+        })
+}
+
+/// Checks every mount's idmapping against the spec's rules (binds only, both maps or a user
+/// namespace to borrow them from), before anything exists.
+pub fn validate_idmapped_mounts(spec: &Spec) -> Result<()> {
+    for (i, m) in spec
+        .mounts()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let opts = options::parse(m.options().as_deref().unwrap_or_default());
+        idmap::mount_idmap(spec, m, &opts).map_err(|e| e.at_entry(mount_entry_name(i, m)))?;
+    }
+    Ok(())
 }
 
 /// How an error names the config's mount: `mounts[3] (/proc)`.
@@ -74,10 +112,9 @@ pub fn mount_all(plan: &Plan) -> Result<RootDir> {
     for (i, m) in mounts.iter().enumerate() {
         let tree = plan.bind_trees.get(i).and_then(Option::as_ref);
         let mounted = match mounts::cgroup_mount_options(m) {
-            Some(Ok(opts)) if tree.is_none() => {
+            Some(opts) if tree.is_none() => {
                 cgroupfs::mount_cgroupfs(&root, m.destination(), &opts, plan.cgroup)
             }
-            Some(Err(e)) => Err(e),
             _ => mounts::mount_entry(&root, plan, m, tree),
         };
         mounted.map_err(|e| e.at_entry(mount_entry_name(i, m)))?;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 pub(super) use super::error::{MountError, Res, io_err};
 
 pub fn mount_entry(root: &RootDir, plan: &Plan, m: &Mount, tree: Option<&OwnedFd>) -> Res<()> {
-    let mut opts = options::parse(m.options().as_deref().unwrap_or_default())?;
+    let mut opts = options::parse(m.options().as_deref().unwrap_or_default());
     if is_dev(m) {
         // A read-only /dev still receives /dev/pts, /dev/shm, device nodes and the console:
         // it is made read-only last ([`remount_dev_readonly`]), as runc does.
@@ -52,7 +52,7 @@ fn is_dev(m: &Mount) -> bool {
 /// into /dev is in place.
 pub fn remount_dev_readonly(root: &RootDir, mounts: &[Mount]) -> Res<()> {
     for m in mounts.iter().filter(|m| is_dev(m)) {
-        let opts = options::parse(m.options().as_deref().unwrap_or_default())?;
+        let opts = options::parse(m.options().as_deref().unwrap_or_default());
         if !opts.flags.contains(MsFlags::MS_RDONLY) {
             continue;
         }
@@ -114,14 +114,11 @@ fn check_proc_destination(
 
 /// The options of a `cgroup` or `cgroup2` mount that is not a bind: the container's view of
 /// its cgroups (`cgroupfs.rs`); `None` for every other mount.
-pub fn cgroup_mount_options(m: &Mount) -> Option<Res<MountOptions>> {
+pub fn cgroup_mount_options(m: &Mount) -> Option<MountOptions> {
     if !matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")) {
         return None;
     }
-    match options::parse(m.options().as_deref().unwrap_or_default()) {
-        Ok(opts) if opts.is_bind() => None,
-        parsed => Some(parsed),
-    }
+    Some(options::parse(m.options().as_deref().unwrap_or_default())).filter(|o| !o.is_bind())
 }
 
 /// `linux.mountLabel` when SELinux is on (ignored otherwise, as runc).
@@ -186,20 +183,34 @@ fn clone_flagged(src: &OwnedFd, opts: &MountOptions) -> io::Result<OwnedFd> {
     Ok(tree)
 }
 
-/// A bind mount's source as a detached mount with its flags set, made while the init is
-/// still the host's root (see [`super::clone_bind_sources`]); `None` for other mounts, or
-/// where the kernel lacks open_tree/mount_setattr.
-pub fn clone_bind_source(m: &Mount, bundle: &Path) -> Res<Option<OwnedFd>> {
-    let opts = options::parse(m.options().as_deref().unwrap_or_default())?;
-    if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) {
+/// A bind mount's source as a detached mount with its flags set (and its idmapping), made
+/// while the init is still the host's root (see [`super::clone_bind_sources`]); `None` for
+/// other mounts, for plain binds unless `all_binds`, or where the kernel lacks
+/// open_tree/mount_setattr (an error for an idmapped bind, which has no other way).
+pub fn clone_bind_source(
+    spec: &oci_spec::runtime::Spec,
+    m: &Mount,
+    bundle: &Path,
+    all_binds: bool,
+    namespaces: &mut super::idmap::IdmapNamespaces,
+) -> Res<Option<OwnedFd>> {
+    let opts = options::parse(m.options().as_deref().unwrap_or_default());
+    let idmap = super::idmap::mount_idmap(spec, m, &opts)?;
+    if !(opts.is_bind() || m.typ().as_deref() == Some("bind")) || (idmap.is_none() && !all_binds) {
         return Ok(None);
     }
     let (src_path, src) = open_bind_source(bundle, m)?;
-    match clone_flagged(&src, &opts) {
-        Ok(tree) => Ok(Some(tree)),
-        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(None),
-        Err(e) => Err(io_err(format!("bind {}", src_path.display()), e)),
+    let tree = match clone_flagged(&src, &opts) {
+        Ok(tree) => tree,
+        Err(e) if e.raw_os_error() == Some(libc::ENOSYS) && idmap.is_none() => return Ok(None),
+        Err(e) => return Err(io_err(format!("bind {}", src_path.display()), e)),
+    };
+    if let Some(idmap) = &idmap {
+        namespaces
+            .apply(tree.as_fd(), idmap)
+            .map_err(|e| e.within(&format!("idmap {}", src_path.display())))?;
     }
+    Ok(Some(tree))
 }
 
 /// Creates the target for `src` inside the root and checks it against runc's /proc rules.

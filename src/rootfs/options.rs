@@ -16,6 +16,17 @@ pub struct MountOptions {
     /// runc's `tmpcopyup` extension: a tmpfs starts with a copy of what it covers (podman
     /// uses it for /tmp, /var/tmp and /run of `--read-only` containers).
     pub tmpcopyup: bool,
+    /// `idmap` or `ridmap` (spec 1.2): the bind is idmapped (see [`super::idmap`]).
+    pub idmap: Option<Idmap>,
+}
+
+/// Which mounts of a bind an idmapping applies to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Idmap {
+    /// `idmap` (or mappings without an option, as runc): the bind's own mount only.
+    Top,
+    /// `ridmap`: every mount of the bind's tree (for `rbind`).
+    Recursive,
 }
 
 impl Default for MountOptions {
@@ -28,6 +39,7 @@ impl Default for MountOptions {
             rec_clear: 0,
             data: Vec::new(),
             tmpcopyup: false,
+            idmap: None,
         }
     }
 }
@@ -171,9 +183,6 @@ fn recursive_attr(name: &str) -> Option<(bool, u64)> {
     })
 }
 
-/// Options corral knows but cannot honour yet: refused, never silently dropped.
-const UNSUPPORTED: &[&str] = &["idmap", "ridmap"];
-
 /// Every option name corral understands, for `corral features`.
 pub fn known_options() -> Vec<&'static str> {
     const ALL: &[&str] = &[
@@ -185,6 +194,7 @@ pub fn known_options() -> Vec<&'static str> {
         "diratime",
         "dirsync",
         "exec",
+        "idmap",
         "iversion",
         "lazytime",
         "loud",
@@ -208,6 +218,7 @@ pub fn known_options() -> Vec<&'static str> {
         "relatime",
         "remount",
         "rexec",
+        "ridmap",
         "rnoatime",
         "rnodev",
         "rnodiratime",
@@ -241,17 +252,16 @@ pub fn known_options() -> Vec<&'static str> {
     ALL.to_vec()
 }
 
-pub fn parse(options: &[String]) -> Result<MountOptions, super::error::MountError> {
+pub fn parse(options: &[String]) -> MountOptions {
     let mut out = MountOptions::default();
     for opt in options {
         let name = opt.as_str();
-        if UNSUPPORTED.contains(&name) {
-            return Err(super::error::MountError::UnsupportedOption(
-                name.to_string(),
-            ));
-        }
         if name == "tmpcopyup" {
             out.tmpcopyup = true;
+        } else if name == "idmap" {
+            out.idmap = Some(Idmap::Top);
+        } else if name == "ridmap" {
+            out.idmap = Some(Idmap::Recursive);
         } else if let Some((set, flag)) = plain_flag(name) {
             if set {
                 out.flags |= flag;
@@ -278,7 +288,7 @@ pub fn parse(options: &[String]) -> Result<MountOptions, super::error::MountErro
             out.data.push(opt.clone());
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
@@ -286,7 +296,7 @@ mod tests {
     use super::*;
 
     fn p(opts: &[&str]) -> MountOptions {
-        parse(&opts.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap()
+        parse(&opts.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
 
     #[test]
@@ -319,7 +329,10 @@ mod tests {
     }
 
     #[test]
-    fn unsupported_is_an_error() {
-        assert!(parse(&["idmap".to_string()]).is_err());
+    fn idmap_options_are_not_mount_data() {
+        assert_eq!(p(&["bind", "idmap"]).idmap, Some(Idmap::Top));
+        let o = p(&["rbind", "ridmap"]);
+        assert_eq!(o.idmap, Some(Idmap::Recursive));
+        assert!(o.data.is_empty());
     }
 }

@@ -114,7 +114,7 @@ fn validate_mounts(spec: &Spec) -> Result<()> {
             }
         }
     }
-    Ok(())
+    crate::rootfs::validate_idmapped_mounts(spec)
 }
 
 fn validate_linux(spec: &Spec) -> Result<()> {

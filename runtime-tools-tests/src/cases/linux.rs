@@ -3,7 +3,7 @@
 
 use super::{Case, case};
 use crate::ensure;
-use crate::harness::{CaseResult, Ctx, fail, wait_for};
+use crate::harness::{CaseResult, Ctx, fail, skip, wait_for};
 use serde_json::json;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -36,6 +36,10 @@ pub const CASES: &[Case] = &[
     case!(
         linux_uid_mappings,
         "a user namespace with linux.uidMappings and gidMappings"
+    ),
+    case!(
+        linux_mounts_idmap,
+        "a bind with the idmap option and its own uidMappings/gidMappings shows the source's ids mapped (spec 1.2)"
     ),
     case!(linux_sysctl, "linux.sysctl values in the new namespaces"),
     case!(
@@ -159,7 +163,7 @@ fn linux_ns_path(ctx: &mut Ctx) -> CaseResult {
 
 fn linux_ns_time(ctx: &mut Ctx) -> CaseResult {
     if !std::path::Path::new("/proc/self/ns/time").exists() {
-        return Err(crate::harness::skip("the kernel has no time namespaces"));
+        return Err(skip("the kernel has no time namespaces"));
     }
     ctx.check(&["namespaces", "timens"], |c| {
         c["linux"]["namespaces"]
@@ -182,6 +186,66 @@ fn linux_uid_mappings(ctx: &mut Ctx) -> CaseResult {
         c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
         c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
     })
+}
+
+/// config.md `mounts[].uidMappings`: on-disk ids 0 and 1000 of the source are seen through
+/// the mount as the mapping's 100000 and 101000 (no user namespace needed).
+fn linux_mounts_idmap(ctx: &mut Ctx) -> CaseResult {
+    let vol = ctx.dir().join("vol");
+    fs::create_dir_all(&vol).map_err(|e| fail(format!("make the source: {e}")))?;
+    if !idmappable(&vol) {
+        return Err(skip(
+            "the bundle's filesystem may not take idmappings on this kernel",
+        ));
+    }
+    for (name, owner) in [("f", 0), ("g", 1000)] {
+        let p = vol.join(name);
+        fs::write(&p, "").map_err(|e| fail(format!("make {name}: {e}")))?;
+        std::os::unix::fs::chown(&p, Some(owner), Some(owner))
+            .map_err(|e| fail(format!("chown {name}: {e}")))?;
+    }
+    let id = ctx.new_id();
+    let b = ctx.bundle(&id, &["ls", "-ln", "/v"], |c| {
+        let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["mounts"].as_array_mut().unwrap().push(json!({
+            "destination": "/v", "type": "bind", "source": vol,
+            "options": ["bind", "idmap"], "uidMappings": map, "gidMappings": map
+        }));
+    });
+    let ran = ctx.must(&["run", "--bundle", b.path(), &id])?;
+    let owners: Vec<(String, String)> = ran
+        .stdout
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f.len() > 4).then(|| (f[2].to_string(), f[3].to_string()))
+        })
+        .collect();
+    let want =
+        [("100000", "100000"), ("101000", "101000")].map(|(u, g)| (u.to_string(), g.to_string()));
+    ensure!(
+        owners == want,
+        "owners seen through the mount: {owners:?}, want {want:?} (ls: {:?})",
+        ran.stdout
+    );
+    Ok(())
+}
+
+/// Filesystems that take idmappings on every kernel with mount_setattr (tmpfs only from 6.3).
+fn idmappable(dir: &std::path::Path) -> bool {
+    const EXT4: i64 = 0xEF53;
+    const XFS: i64 = 0x5846_5342;
+    const BTRFS: i64 = 0x9123_683E;
+    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else {
+        return false;
+    };
+    // SAFETY: statfs writes into the zeroed struct we own; the path outlives the call.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    if unsafe { libc::statfs(c.as_ptr(), &mut st) } != 0 {
+        return false;
+    }
+    matches!(st.f_type as i64, EXT4 | XFS | BTRFS)
 }
 
 fn linux_sysctl(ctx: &mut Ctx) -> CaseResult {
@@ -220,7 +284,7 @@ fn linux_rootfs_propagation_private(ctx: &mut Ctx) -> CaseResult {
 /// A slave needs a master: the bundle must sit on a shared mount of the runtime's namespace.
 fn linux_rootfs_propagation_slave(ctx: &mut Ctx) -> CaseResult {
     if !crate::harness::mount_is_shared(ctx.dir()) {
-        return Err(crate::harness::skip(
+        return Err(skip(
             "the bundle's mount is private on this host, so it has no master to be a slave of",
         ));
     }
