@@ -399,9 +399,26 @@ impl Cgroup {
             devices::apply_v2(dir, rules)?;
         }
         match resources {
+            Some(r) if r.pids().is_some() => {
+                let mut rest = r.clone();
+                rest.set_pids(None);
+                self.apply_resources(&rest)
+            }
             Some(r) => self.apply_resources(r),
             None => Ok(()),
         }
+    }
+
+    /// The pids limit of `resources`, which [`Cgroup::apply`] leaves out: set once the init
+    /// has done its forks, as runc sets limits when its init is ready, so that a limit of 1
+    /// (spec 1.3's 0) leaves room for the container's process and nothing more.
+    pub fn apply_pids_limit(&self, resources: &LinuxResources) -> Result<()> {
+        let Some(pids) = resources.pids() else {
+            return Ok(());
+        };
+        let mut only = LinuxResources::default();
+        only.set_pids(Some(*pids));
+        self.apply_resources(&only)
     }
 
     /// The limit files `update` may change, with their current values, so a failed update

@@ -107,11 +107,7 @@ impl Cgroup {
     }
 
     fn apply_pids(&self, p: &LinuxPids) -> Result<()> {
-        let value = if p.limit() > 0 {
-            p.limit().to_string()
-        } else {
-            "max".to_string()
-        };
+        let value = pids_max(p.limit());
         let dir = self
             .dir_for("pids")
             .ok_or_else(|| missing("pids", "pids controller"))?;
@@ -563,12 +559,25 @@ impl Cgroup {
     }
 }
 
+/// pids.max for a spec 1.3 `pids.limit`, as runc ≥ 1.4: a positive value as it is, 0 as 1
+/// (systemd's TasksMax cannot be 0, and both drivers must agree; one task or none differ
+/// only by the one the kernel lets in), a negative one as no limit.
+pub fn pids_max(limit: i64) -> String {
+    match limit {
+        l if l > 0 => l.to_string(),
+        0 => "1".to_string(),
+        _ => "max".to_string(),
+    }
+}
+
 fn read_i64(p: &Path) -> Option<i64> {
     std::fs::read_to_string(p).ok()?.trim().parse().ok()
 }
 
 /// Engines send 0 for "not set" in many numeric fields (docker sends `blockIO.weight: 0`);
-/// runc skips a field that is 0, and so do we, for the same fields.
+/// runc skips a field that is 0, and so do we, for the same fields. Not `pids.limit`: spec
+/// 1.3 made 0 a limit and an absent limit the way to leave it alone
+/// ([`crate::spec::parse_config`] drops a `pids` without `limit`).
 pub fn zero_means_unset(r: &LinuxResources) -> LinuxResources {
     fn nz<T: PartialEq + Default>(v: Option<T>) -> Option<T> {
         v.filter(|x| *x != T::default())
@@ -594,11 +603,6 @@ pub fn zero_means_unset(r: &LinuxResources) -> LinuxResources {
         b.set_weight(nz(b.weight()));
         b.set_leaf_weight(nz(b.leaf_weight()));
         r.set_block_io(Some(b));
-    }
-    if let Some(p) = r.pids()
-        && p.limit() == 0
-    {
-        r.set_pids(None);
     }
     if let Some(mut n) = r.network().clone() {
         n.set_class_id(nz(n.class_id()));
@@ -640,8 +644,16 @@ mod tests {
         let c = z.cpu().clone().unwrap();
         assert_eq!((c.shares(), c.quota()), (None, None));
         assert_eq!(z.block_io().clone().unwrap().weight(), None);
-        assert!(z.pids().is_none());
+        assert_eq!(z.pids().unwrap().limit(), 0, "a pids limit of 0 is a limit");
         assert_eq!(z.network().clone().unwrap().class_id(), None);
+    }
+
+    #[test]
+    fn pids_limits_follow_spec_1_3_as_runc() {
+        assert_eq!(pids_max(12), "12");
+        assert_eq!(pids_max(0), "1");
+        assert_eq!(pids_max(-1), "max");
+        assert_eq!(pids_max(-5), "max");
     }
 
     #[test]

@@ -121,8 +121,13 @@ fn read_resources(path: &std::path::Path) -> Result<LinuxResources> {
     } else {
         text = std::fs::read(path).with_context(|| format!("--resources {}", path.display()))?;
     }
-    crate::spec::parse_json_tracked(&text)
-        .map_err(|(at, msg)| anyhow::anyhow!("--resources {}: {at}: {msg}", path.display()))
+    let mut r: LinuxResources = crate::spec::parse_json_tracked(&text)
+        .map_err(|(at, msg)| anyhow::anyhow!("--resources {}: {at}: {msg}", path.display()))?;
+    // A `pids` without `limit` leaves the limit alone (spec 1.3; see spec::parse_config).
+    if r.pids().is_some_and(|p| p.limit() == 0) && !crate::spec::pids_limit_given(&text, "/pids") {
+        r.set_pids(None);
+    }
+    Ok(r)
 }
 
 fn from_flags(a: &Args) -> Result<LinuxResources> {

@@ -203,6 +203,15 @@ impl ParentSide for Creating<'_> {
     }
 
     fn ready(&mut self, pid: ProcessId) -> Result<()> {
+        if let Some(r) = self
+            .state
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+        {
+            self.state.cgroup.apply_pids_limit(r)?;
+        }
         if let Some(pid_file) = self.pid_file {
             write_pid_file(pid_file, pid.pid)?;
         }

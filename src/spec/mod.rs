@@ -88,6 +88,10 @@ pub fn load_bundle(bundle: &Path) -> Result<Bundle> {
 /// for a newer kernel must still start here. Only a config that fails the plain parse pays
 /// for the second look.
 pub fn parse_config(text: &[u8]) -> Result<Spec> {
+    parse_spec(text).map(|spec| unset_pids_without_limit(spec, text))
+}
+
+fn parse_spec(text: &[u8]) -> Result<Spec> {
     if let Ok(spec) = serde_json::from_slice(text) {
         return Ok(spec);
     }
@@ -111,6 +115,37 @@ pub fn parse_config(text: &[u8]) -> Result<Spec> {
         };
         Error::config(path, msg)
     })
+}
+
+/// Spec 1.3 made `pids.limit` optional: a `pids` object without it leaves the limit alone,
+/// and 0 is a limit. oci-spec reads a missing limit as 0, so the text tells them apart; it
+/// is read again only when the parsed limit is 0.
+fn unset_pids_without_limit(mut spec: Spec, text: &[u8]) -> Spec {
+    let zero = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.pids().as_ref())
+        .is_some_and(|p| p.limit() == 0);
+    if zero
+        && !pids_limit_given(text, "/linux/resources/pids")
+        && let Some(mut linux) = spec.linux().clone()
+        && let Some(mut r) = linux.resources().clone()
+    {
+        r.set_pids(None);
+        linux.set_resources(Some(r));
+        spec.set_linux(Some(linux));
+    }
+    spec
+}
+
+/// Whether the `pids` object at `pointer` in the JSON `text` has a `limit` (true when the
+/// text cannot say otherwise).
+pub fn pids_limit_given(text: &[u8], pointer: &str) -> bool {
+    serde_json::from_slice::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.pointer(pointer).map(|p| p.get("limit").is_some()))
+        .unwrap_or(true)
 }
 
 /// Removes the names a capability set object (`{"bounding": [...], ...}`) holds that are not

@@ -18,6 +18,10 @@ pub const CASES: &[Case] = &[
     ),
     case!(linux_cgroups_pids, "resources.pids limit"),
     case!(
+        linux_cgroups_pids_zero,
+        "resources.pids limit 0 is a limit (spec 1.3): the container's process cannot fork"
+    ),
+    case!(
         linux_cgroups_devices,
         "resources.devices: only allowed devices open"
     ),
@@ -53,6 +57,28 @@ fn linux_cgroups_pids(ctx: &mut Ctx) -> CaseResult {
     ctx.check(&["cgroups"], |c| {
         c["linux"]["resources"]["pids"] = json!({"limit": 42})
     })
+}
+
+/// config-linux.md (1.3): "`0` is a valid limit value ... and SHOULD be treated as such". The
+/// container's shell is its only task; running an external command needs a fork.
+fn linux_cgroups_pids_zero(ctx: &mut Ctx) -> CaseResult {
+    let id = ctx.new_id();
+    let b = ctx.bundle(&id, &["sh", "-c", "/bin/true && echo forked"], |c| {
+        c["linux"]["resources"]["pids"] = json!({"limit": 0})
+    });
+    let ran = ctx.runtime(&["run", "--bundle", b.path(), &id]);
+    ensure!(
+        !ran.stdout.contains("forked"),
+        "the process forked under a pids limit of 0 (exit {}, stderr {:?})",
+        ran.code,
+        ran.stderr.trim()
+    );
+    ensure!(
+        ran.code != 0 && ran.stderr.contains("fork"),
+        "the run did not fail on fork: {}",
+        ran.describe()
+    );
+    Ok(())
 }
 
 /// Deny all, allow the standard devices and /dev/conf-allowed (1:7); /dev/conf-denied (10:229,

@@ -86,10 +86,10 @@ pub fn resource_properties(r: &LinuxResources, unified: bool) -> Vec<Property> {
             props.push(("AllowedMemoryNodes".into(), PropValue::Bytes(mems)));
         }
     }
-    if let Some(p) = r.pids()
-        && (p.limit() > 0 || p.limit() == -1)
-    {
-        props.push(("TasksMax".into(), PropValue::U64(limit(p.limit()))));
+    if let Some(p) = r.pids() {
+        // As the files (`pids_max`): 0 is 1, negative is no limit.
+        let tasks = if p.limit() == 0 { 1 } else { limit(p.limit()) };
+        props.push(("TasksMax".into(), PropValue::U64(tasks)));
     }
     if !unified && let Some(w) = r.block_io().as_ref().and_then(|b| b.weight()) {
         props.push(("BlockIOWeight".into(), PropValue::U64(u64::from(w))));
@@ -235,6 +235,14 @@ mod tests {
         );
         assert_eq!(get("TasksMax"), Some(PropValue::U64(u64::MAX)));
         assert_eq!(get("MemoryLimit"), None);
+    }
+
+    #[test]
+    fn a_pids_limit_of_zero_is_one_task_as_runc() {
+        let p = resource_properties(&res(r#"{"pids": {"limit": 0}}"#), true);
+        assert_eq!(p, vec![("TasksMax".into(), PropValue::U64(1))]);
+        let p = resource_properties(&res(r#"{"pids": {"limit": -7}}"#), true);
+        assert_eq!(p, vec![("TasksMax".into(), PropValue::U64(u64::MAX))]);
     }
 
     #[test]
