@@ -674,3 +674,138 @@ fn process_json_leaves_optional_fields_to_the_container() {
     );
     rt.cleanup(&id);
 }
+
+/// The CPUs a process of the container may run on, as /proc/self/status lists them.
+const CPUS_ALLOWED: &str = "grep Cpus_allowed_list /proc/self/status | cut -f2";
+
+fn host_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from)
+}
+
+/// The host's CPUs as a list ("0-1").
+fn all_cpus() -> String {
+    match host_cpus() {
+        1 => "0".to_string(),
+        n => format!("0-{}", n - 1),
+    }
+}
+
+/// `process.execCPUAffinity` (spec 1.2.1; runc 1.1.5 has none, runc ≥ 1.2.1 does): the
+/// config's applies to every exec'd process (not the init: config.md), an `exec --process`
+/// of its own replaces it; `final` is where the process runs once in the container's cgroup.
+#[test]
+fn exec_cpu_affinity_final_from_the_config_and_from_the_process() {
+    if host_cpus() < 2 {
+        skip!("needs two CPUs to tell an affinity from none");
+    }
+    let rt = Runtime::corral();
+    let mut b = sleeper();
+    b.config["process"]["execCPUAffinity"] = json!({"final": "1"});
+    let id = unique_id("affinity");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    assert_eq!(
+        exec_out(&rt, &[&id, "sh", "-c", CPUS_ALLOWED]),
+        (Some(0), "1\n".to_string()),
+        "the config's final CPUs"
+    );
+    let p = b.path().join("process.json");
+    std::fs::write(
+        &p,
+        serde_json::to_vec(&json!({
+            "args": ["sh", "-c", CPUS_ALLOWED], "cwd": "/", "user": {"uid": 0, "gid": 0},
+            "env": ["PATH=/bin"], "execCPUAffinity": {"initial": "1", "final": "0"}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        exec_out(&rt, &["--process", p.to_str().unwrap(), &id]),
+        (Some(0), "0\n".to_string()),
+        "the process's own"
+    );
+    // The init is not an exec'd process: it keeps every CPU.
+    assert_eq!(
+        exec_out(
+            &rt,
+            &[
+                &id,
+                "sh",
+                "-c",
+                "grep Cpus_allowed_list /proc/1/status | cut -f2"
+            ]
+        ),
+        (Some(0), format!("{}\n", all_cpus()))
+    );
+    rt.cleanup(&id);
+}
+
+/// Neither the init nor an exec'd process without an affinity inherits corral's own mask (a
+/// shim pinned to one CPU), as runc ≥ 1.2 resets it.
+#[test]
+fn processes_do_not_inherit_the_callers_cpu_affinity() {
+    if host_cpus() < 2 {
+        skip!("needs two CPUs to tell an affinity from none");
+    }
+    let rt = Runtime::corral();
+    let b = sleeper();
+    let id = unique_id("affinity-reset");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let pinned = |args: &[&str]| {
+        let mut c = std::process::Command::new("taskset");
+        c.args(["-c", "0"])
+            .arg(&rt.bin)
+            .arg("--root")
+            .arg(rt.root.path());
+        c.args(args);
+        capture(&mut c)
+    };
+    let out = pinned(&["run", "-d", "--bundle", b.path_str(), &id]);
+    assert!(out.status.success(), "{}", stderr_of(&out));
+    let out = pinned(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        &format!("{CPUS_ALLOWED}; grep Cpus_allowed_list /proc/1/status | cut -f2"),
+    ]);
+    let want = format!("{0}\n{0}\n", all_cpus());
+    assert_eq!(
+        (out.status.code(), stdout_of(&out)),
+        (Some(0), want),
+        "{}",
+        stderr_of(&out)
+    );
+    rt.cleanup(&id);
+}
+
+/// A CPU list that does not parse is refused at create and at exec, naming the field; a
+/// CPU the host lacks fails the exec when corral moves onto it; the container runs on.
+#[test]
+fn bad_exec_cpu_affinity_is_refused_naming_the_field() {
+    let rt = Runtime::corral();
+    let mut b = sleeper();
+    b.config["process"]["execCPUAffinity"] = json!({"final": "3-1"});
+    let id = unique_id("affinity-bad");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let out = rt.run(&["create", "--bundle", b.path_str(), &id]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("process.execCPUAffinity.final") && err.contains("3-1"),
+        "{err}"
+    );
+    assert_clean(&rt, &id);
+
+    b.config["process"]["execCPUAffinity"] = json!({"initial": host_cpus().to_string()});
+    rt.start_detached(&b, &id);
+    let out = exec(&rt, &[&id, "true"]);
+    let err = stderr_of(&out);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("process.execCPUAffinity.initial"), "{err}");
+    assert_eq!(rt.status(&id), "running");
+    rt.cleanup(&id);
+    assert_clean(&rt, &id);
+}

@@ -217,6 +217,7 @@ fn inherit_from_container(mut p: Process, base: Option<&Process>) -> Process {
 
 /// The checks create applies to config.json's process, for the exec'd one.
 fn check_process(p: &Process) -> Result<()> {
+    crate::spec::cpus::validate_affinity("process", p)?;
     if p.args()
         .as_ref()
         .is_none_or(|a| a.is_empty() || a[0].is_empty())

@@ -39,6 +39,8 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
     let mut spec = container.state.spec.clone();
     spec.set_process(Some(opts.process.clone()));
     let mut cleanup = Cleanup::default();
+    let affinity = opts.process.exec_cpu_affinity().as_ref();
+    super::affinity::run_on_initial_cpus(affinity)?;
     let mut init = start_init(
         &InitRequest {
             terminal,
@@ -70,6 +72,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
     let mut side = Joining {
         container,
         pid_file: opts.pid_file.as_deref(),
+        affinity,
     };
     let pid = driver::drive(&mut init.chan, &mut cleanup, init.stage1_pid, &mut side)?;
     cleanup.disarm();
@@ -98,10 +101,13 @@ fn check_exec_status(status: Status, ignore_paused: bool) -> Result<()> {
 struct Joining<'a> {
     container: &'a Container,
     pid_file: Option<&'a Path>,
+    affinity: Option<&'a oci_spec::runtime::ExecCPUAffinity>,
 }
 
 impl ParentSide for Joining<'_> {
-    fn accepted(&mut self, _pid: ProcessId) -> Result<Option<OciState>> {
+    /// The process is in the container's cgroup and waits for us: its final CPUs now.
+    fn accepted(&mut self, pid: ProcessId) -> Result<Option<OciState>> {
+        super::affinity::set_final_cpus(pid.pid, self.affinity)?;
         Ok(None)
     }
 

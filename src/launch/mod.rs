@@ -10,6 +10,7 @@
 //! [`driver::ParentSide`] each brings. `cleanup.rs` undoes a half-made start, `files.rs`
 //! writes the host-side files, `sealed.rs` makes the binary the init runs from.
 
+mod affinity;
 mod cleanup;
 mod driver;
 mod exec;
@@ -175,6 +176,8 @@ struct Creating<'a> {
 
 impl ParentSide for Creating<'_> {
     fn accepted(&mut self, pid: ProcessId) -> Result<Option<OciState>> {
+        // execCPUAffinity is not the init's (config.md); it only loses corral's mask.
+        affinity::reset_cpus(pid.pid);
         self.state.init = pid;
         self.state.save(self.dir)?;
         Ok(Some(self.oci_state()))

@@ -3,6 +3,7 @@
 //! Errors name the file and the JSON path (`config.json: process.cwd: ...`): a client that
 //! hands us a bad bundle must learn which field is wrong without reading our source.
 
+pub mod cpus;
 pub mod sysctl;
 mod validate;
 

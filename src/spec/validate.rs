@@ -269,12 +269,7 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
         }
     }
     if let Some(p) = spec.process() {
-        if p.exec_cpu_affinity().is_some() {
-            return Err(Error::config(
-                "process.execCPUAffinity",
-                "is not supported yet",
-            ));
-        }
+        super::cpus::validate_affinity("process", p)?;
         if p.apparmor_profile().as_ref().is_some_and(|a| !a.is_empty())
             && !crate::lsm::apparmor_enabled()
         {

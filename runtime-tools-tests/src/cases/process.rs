@@ -20,6 +20,10 @@ pub const CASES: &[Case] = &[
         process_capabilities_unknown,
         "an unknown capability name is logged as a warning and the process runs (config.md: MUST warn, SHOULD NOT fail)"
     ),
+    case!(
+        process_exec_cpu_affinity,
+        "process.execCPUAffinity final applies to an exec'd process and not to the init (spec 1.2.1)"
+    ),
     case!(process_rlimits, "process.rlimits soft and hard values"),
     case!(
         process_rlimits_fail,
@@ -102,6 +106,41 @@ fn process_capabilities_unknown(ctx: &mut Ctx) -> CaseResult {
         ran.stderr.contains("CAP_NO_SUCH_THING"),
         "the run succeeded without a warning naming CAP_NO_SUCH_THING (stderr: {:?})",
         ran.stderr.trim()
+    );
+    Ok(())
+}
+
+/// config.md `execCPUAffinity`: "not applicable to the container's init process"; `final`
+/// is where an exec'd process runs once in the container's cgroup.
+fn process_exec_cpu_affinity(ctx: &mut Ctx) -> CaseResult {
+    if std::thread::available_parallelism().map_or(1, usize::from) < 2 {
+        return Err(crate::harness::skip("needs two CPUs"));
+    }
+    let id = ctx.new_id();
+    let b = ctx.bundle(&id, &["sleep", "1000"], |c| {
+        c["process"]["execCPUAffinity"] = json!({"final": "1"});
+    });
+    ctx.create(&b, &id)?;
+    ctx.must(&["start", &id])?;
+    let list =
+        |pid: &str| format!("sed -n 's/^Cpus_allowed_list:[[:space:]]*//p' /proc/{pid}/status");
+    let ran = ctx.must(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        &format!("{}; {}", list("self"), list("1")),
+    ])?;
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    ensure!(
+        lines.first() == Some(&"1"),
+        "the exec'd process runs on {:?}, want \"1\"",
+        lines.first()
+    );
+    ensure!(
+        lines.get(1) != Some(&"1"),
+        "the init was pinned to the exec CPUs too ({:?})",
+        lines.get(1)
     );
     Ok(())
 }
