@@ -197,7 +197,7 @@ _corral() {
             return 0
             ;;
         corral__subcmd__create)
-            opts="-b -h --bundle --console-socket --pid-file --no-pivot --no-new-keyring --preserve-fds --help"
+            opts="-b -h --bundle --console-socket --pidfd-socket --pid-file --no-pivot --no-new-keyring --preserve-fds --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -212,6 +212,10 @@ _corral() {
                     return 0
                     ;;
                 --console-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pidfd-socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -263,13 +267,17 @@ _corral() {
             return 0
             ;;
         corral__subcmd__exec)
-            opts="-e -t -u -g -p -d -c -h --console-socket --cwd --env --tty --user --additional-gids --process --detach --pid-file --process-label --apparmor --no-new-privs --cap --preserve-fds --ignore-paused --cgroup --help"
+            opts="-e -t -u -g -p -d -c -h --console-socket --pidfd-socket --cwd --env --tty --user --additional-gids --process --detach --pid-file --process-label --apparmor --no-new-privs --cap --preserve-fds --ignore-paused --cgroup --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --console-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pidfd-socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -711,7 +719,7 @@ _corral() {
             return 0
             ;;
         corral__subcmd__run)
-            opts="-b -d -h --bundle --console-socket --pid-file --no-pivot --no-new-keyring --preserve-fds --detach --keep --no-subreaper --help"
+            opts="-b -d -h --bundle --console-socket --pidfd-socket --pid-file --no-pivot --no-new-keyring --preserve-fds --detach --keep --no-subreaper --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -726,6 +734,10 @@ _corral() {
                     return 0
                     ;;
                 --console-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pidfd-socket)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

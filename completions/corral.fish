@@ -54,6 +54,7 @@ complete -c corral -n "__fish_corral_needs_command" -f -a "completion" -d 'Print
 complete -c corral -n "__fish_corral_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c corral -n "__fish_corral_using_subcommand create" -s b -l bundle -d 'Path to the root of the bundle directory' -r -F
 complete -c corral -n "__fish_corral_using_subcommand create" -l console-socket -d 'Path to an AF_UNIX socket which will receive the pty master' -r -F
+complete -c corral -n "__fish_corral_using_subcommand create" -l pidfd-socket -d 'Path to an AF_UNIX socket which will receive a pidfd of the container\'s init' -r -F
 complete -c corral -n "__fish_corral_using_subcommand create" -l pid-file -d 'File to write the process id to' -r -F
 complete -c corral -n "__fish_corral_using_subcommand create" -l preserve-fds -d 'Pass N additional file descriptors (from 3 on) to the container' -r
 complete -c corral -n "__fish_corral_using_subcommand create" -l no-pivot -d 'Do not use pivot_root to jail the process inside the rootfs'
@@ -62,6 +63,7 @@ complete -c corral -n "__fish_corral_using_subcommand create" -s h -l help -d 'P
 complete -c corral -n "__fish_corral_using_subcommand start" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c corral -n "__fish_corral_using_subcommand run" -s b -l bundle -d 'Path to the root of the bundle directory' -r -F
 complete -c corral -n "__fish_corral_using_subcommand run" -l console-socket -d 'Path to an AF_UNIX socket which will receive the pty master' -r -F
+complete -c corral -n "__fish_corral_using_subcommand run" -l pidfd-socket -d 'Path to an AF_UNIX socket which will receive a pidfd of the container\'s init' -r -F
 complete -c corral -n "__fish_corral_using_subcommand run" -l pid-file -d 'File to write the process id to' -r -F
 complete -c corral -n "__fish_corral_using_subcommand run" -l preserve-fds -d 'Pass N additional file descriptors (from 3 on) to the container' -r
 complete -c corral -n "__fish_corral_using_subcommand run" -l no-pivot -d 'Do not use pivot_root to jail the process inside the rootfs'
@@ -71,6 +73,7 @@ complete -c corral -n "__fish_corral_using_subcommand run" -l keep -d 'Do not de
 complete -c corral -n "__fish_corral_using_subcommand run" -l no-subreaper -d 'Do not make corral a child subreaper while it waits'
 complete -c corral -n "__fish_corral_using_subcommand run" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c corral -n "__fish_corral_using_subcommand exec" -l console-socket -d 'Path to an AF_UNIX socket which will receive the pty master' -r -F
+complete -c corral -n "__fish_corral_using_subcommand exec" -l pidfd-socket -d 'Path to an AF_UNIX socket which will receive a pidfd of the exec\'d process' -r -F
 complete -c corral -n "__fish_corral_using_subcommand exec" -l cwd -d 'Current working directory in the container' -r -F
 complete -c corral -n "__fish_corral_using_subcommand exec" -s e -l env -d 'Set an environment variable (repeatable)' -r
 complete -c corral -n "__fish_corral_using_subcommand exec" -s u -l user -d 'UID[:GID] to run the process as' -r

@@ -6,6 +6,7 @@ mod common;
 use common::*;
 use serde_json::Value;
 use std::collections::BTreeSet;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 fn wait_for_status(rt: &Runtime, id: &str, want: &str) {
@@ -638,4 +639,126 @@ fn create_without_a_process_then_start_fails_clearly() {
             .success()
     );
     assert_clean(&runc, &id);
+}
+
+/// Accepts one connection on `path` and returns the message bytes and the fd it carried.
+fn pidfd_receiver(path: &Path) -> std::thread::JoinHandle<(String, std::os::fd::OwnedFd)> {
+    let listener = std::os::unix::net::UnixListener::bind(path).unwrap();
+    std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        let mut data = [0u8; 64];
+        let mut fds = [0i32; 1];
+        let (len, n) = sendfd::RecvWithFd::recv_with_fd(&conn, &mut data, &mut fds).unwrap();
+        assert_eq!(n, 1, "one fd over SCM_RIGHTS");
+        // SAFETY: the fd arrived through SCM_RIGHTS and is ours now.
+        let fd = unsafe { <std::os::fd::OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fds[0]) };
+        (String::from_utf8_lossy(&data[..len]).to_string(), fd)
+    })
+}
+
+/// The pid a pidfd refers to, from its fdinfo.
+fn pidfd_pid(fd: &std::os::fd::OwnedFd) -> i64 {
+    use std::os::fd::AsRawFd;
+    let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{}", fd.as_raw_fd())).unwrap();
+    info.lines()
+        .find_map(|l| l.strip_prefix("Pid:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("not a pidfd: {info}"))
+}
+
+/// `--pidfd-socket` (runc 1.2; runc 1.1.5 has no such flag, so against runc's current
+/// code): create sends a pidfd of the init with the message `standard`, exec one of its
+/// process with `setns`; each refers to that process and signals it.
+#[test]
+fn pidfd_socket_receives_the_processes_pidfds() {
+    let rt = Runtime::corral();
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let id = unique_id("pidfd");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let sock = b.path().join("pidfd.sock");
+    let rx = pidfd_receiver(&sock);
+    rt.ok(&[
+        "create",
+        "--pidfd-socket",
+        sock.to_str().unwrap(),
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
+    let (kind, init_fd) = rx.join().unwrap();
+    assert_eq!(kind, "standard");
+    assert_eq!(pidfd_pid(&init_fd), rt.state(&id)["pid"].as_i64().unwrap());
+    rt.ok(&["start", &id]);
+
+    let sock2 = b.path().join("pidfd-exec.sock");
+    let rx = pidfd_receiver(&sock2);
+    let pid_file = b.path().join("exec.pid");
+    rt.ok(&[
+        "exec",
+        "-d",
+        "--pidfd-socket",
+        sock2.to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+        "sleep",
+        "1000",
+    ]);
+    let (kind, exec_fd) = rx.join().unwrap();
+    assert_eq!(kind, "setns");
+    let exec_pid: i64 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert_eq!(pidfd_pid(&exec_fd), exec_pid);
+
+    // The init's pidfd stops the container.
+    // SAFETY: pidfd_send_signal on an fd we own; no memory passed.
+    let r = unsafe {
+        use std::os::fd::AsRawFd;
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            init_fd.as_raw_fd(),
+            libc::SIGKILL,
+            0,
+            0,
+        )
+    };
+    assert_eq!(r, 0);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while rt.status(&id) != "stopped" && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert_eq!(rt.status(&id), "stopped");
+    rt.cleanup(&id);
+    assert_clean(&rt, &id);
+}
+
+/// A socket nobody listens on is bad input: one line naming the flag, nothing left.
+#[test]
+fn a_pidfd_socket_that_does_not_answer_is_refused_before_anything_exists() {
+    let rt = Runtime::corral();
+    let b = Bundle::with_args(&["true"]);
+    let id = unique_id("pidfd-bad");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let missing = b.path().join("nobody.sock");
+    let out = rt.run(&[
+        "run",
+        "--pidfd-socket",
+        missing.to_str().unwrap(),
+        "--bundle",
+        b.path_str(),
+        &id,
+    ]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("--pidfd-socket") && err.contains("nobody.sock"),
+        "{err}"
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_clean(&rt, &id);
 }

@@ -12,6 +12,9 @@ pub struct CommonCreate {
     /// Path to an AF_UNIX socket which will receive the pty master
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Path to an AF_UNIX socket which will receive a pidfd of the container's init
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// File to write the process id to
     #[arg(long = "pid-file")]
     pub pid_file: Option<PathBuf>,
@@ -35,6 +38,7 @@ impl CommonCreate {
             id: id.to_string(),
             bundle: self.bundle.clone(),
             console_socket: self.console_socket.clone(),
+            pidfd_socket: self.pidfd_socket.clone(),
             pid_file: self.pid_file.clone(),
             no_pivot: self.no_pivot,
             no_new_keyring: self.no_new_keyring,

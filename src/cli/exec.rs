@@ -10,6 +10,9 @@ pub struct Args {
     /// Path to an AF_UNIX socket which will receive the pty master
     #[arg(long = "console-socket")]
     pub console_socket: Option<PathBuf>,
+    /// Path to an AF_UNIX socket which will receive a pidfd of the exec'd process
+    #[arg(long = "pidfd-socket")]
+    pub pidfd_socket: Option<PathBuf>,
     /// Current working directory in the container
     #[arg(long)]
     pub cwd: Option<PathBuf>,
@@ -80,6 +83,7 @@ fn exec(g: &GlobalOptions, a: Args) -> Result<i32> {
     let opts = ExecOptions {
         process,
         console_socket: a.console_socket.clone(),
+        pidfd_socket: a.pidfd_socket.clone(),
         pid_file: a.pid_file.clone(),
         preserve_fds: a.preserve_fds,
         detach: a.detach,

@@ -21,6 +21,8 @@ pub struct ExecOptions {
     /// The process to run, already merged from the container's config and the flags.
     pub process: Process,
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`: where a pidfd of the exec'd process goes.
+    pub pidfd_socket: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
     pub preserve_fds: i32,
     pub detach: bool,
@@ -38,6 +40,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
 
     let mut spec = container.state.spec.clone();
     spec.set_process(Some(opts.process.clone()));
+    let pidfd_socket = super::pidfd::connect(opts.pidfd_socket.as_deref())?;
     let mut cleanup = Cleanup::default();
     let affinity = opts.process.exec_cpu_affinity().as_ref();
     super::affinity::run_on_initial_cpus(affinity)?;
@@ -73,6 +76,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
         container,
         pid_file: opts.pid_file.as_deref(),
         affinity,
+        pidfd_socket,
     };
     let pid = driver::drive(&mut init.chan, &mut cleanup, init.stage1_pid, &mut side)?;
     cleanup.disarm();
@@ -102,12 +106,16 @@ struct Joining<'a> {
     container: &'a Container,
     pid_file: Option<&'a Path>,
     affinity: Option<&'a oci_spec::runtime::ExecCPUAffinity>,
+    pidfd_socket: Option<std::os::unix::net::UnixStream>,
 }
 
 impl ParentSide for Joining<'_> {
     /// The process is in the container's cgroup and waits for us: its final CPUs now.
     fn accepted(&mut self, pid: ProcessId) -> Result<Option<OciState>> {
         super::affinity::set_final_cpus(pid.pid, self.affinity)?;
+        if let Some(sock) = &self.pidfd_socket {
+            super::pidfd::send(sock, pid, super::pidfd::Kind::Exec)?;
+        }
         Ok(None)
     }
 

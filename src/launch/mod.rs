@@ -15,6 +15,7 @@ mod cleanup;
 mod driver;
 mod exec;
 mod files;
+mod pidfd;
 mod placement;
 mod sealed;
 mod spawn;
@@ -45,6 +46,8 @@ pub struct CreateOptions {
     pub id: String,
     pub bundle: PathBuf,
     pub console_socket: Option<PathBuf>,
+    /// `--pidfd-socket`: where a pidfd of the init goes.
+    pub pidfd_socket: Option<PathBuf>,
     pub pid_file: Option<PathBuf>,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -75,6 +78,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         .unwrap_or(false);
     check_console_flags(terminal, opts.console_socket.as_deref(), opts.own_console)?;
     check_mount_sources(&bundle)?;
+    let pidfd_socket = pidfd::connect(opts.pidfd_socket.as_deref())?;
     let cgroups_path = bundle
         .spec
         .linux()
@@ -157,6 +161,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         state,
         dir: &dir,
         pid_file: opts.pid_file.as_deref(),
+        pidfd_socket,
     };
     let pid = driver::drive(&mut init.chan, &mut cleanup, init.stage1_pid, &mut side)?;
     cleanup.disarm();
@@ -172,12 +177,16 @@ struct Creating<'a> {
     state: State,
     dir: &'a Path,
     pid_file: Option<&'a Path>,
+    pidfd_socket: Option<std::os::unix::net::UnixStream>,
 }
 
 impl ParentSide for Creating<'_> {
     fn accepted(&mut self, pid: ProcessId) -> Result<Option<OciState>> {
         // execCPUAffinity is not the init's (config.md); it only loses corral's mask.
         affinity::reset_cpus(pid.pid);
+        if let Some(sock) = &self.pidfd_socket {
+            pidfd::send(sock, pid, pidfd::Kind::Init)?;
+        }
         self.state.init = pid;
         self.state.save(self.dir)?;
         Ok(Some(self.oci_state()))
