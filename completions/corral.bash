@@ -807,7 +807,7 @@ _corral() {
             return 0
             ;;
         corral__subcmd__update)
-            opts="-r -h --resources --memory --memory-swap --memory-reservation --kernel-memory --kernel-memory-tcp --cpu-share --cpu-period --cpu-quota --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --blkio-weight --pids-limit --l3-cache-schema --mem-bw-schema --help"
+            opts="-r -h --resources --memory --memory-swap --memory-reservation --kernel-memory --kernel-memory-tcp --cpu-share --cpu-period --cpu-quota --cpu-burst --cpu-idle --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --blkio-weight --pids-limit --l3-cache-schema --mem-bw-schema --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -850,6 +850,14 @@ _corral() {
                     return 0
                     ;;
                 --cpu-quota)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpu-burst)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cpu-idle)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -104,6 +104,8 @@ complete -c corral -n "__fish_corral_using_subcommand update" -l kernel-memory-t
 complete -c corral -n "__fish_corral_using_subcommand update" -l cpu-share -d 'CPU shares' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -l cpu-period -d 'CPU CFS period' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -l cpu-quota -d 'CPU CFS quota' -r
+complete -c corral -n "__fish_corral_using_subcommand update" -l cpu-burst -d 'CPU CFS hardcap burst limit (in usecs): unused quota a period may carry over' -r
+complete -c corral -n "__fish_corral_using_subcommand update" -l cpu-idle -d 'Set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -l cpu-rt-period -d 'CPU realtime period' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -l cpu-rt-runtime -d 'CPU realtime runtime' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -l cpuset-cpus -d 'CPUs to use' -r

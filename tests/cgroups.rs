@@ -665,3 +665,68 @@ fn pids_limit_zero_negative_and_absent_follow_spec_1_3() {
     assert_eq!(cg_file(&rt, &id, "pids", "pids.max"), "max");
     rt.cleanup(&id);
 }
+
+/// A block device of the host as `major:minor`, for per-device limits.
+fn a_block_device() -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir("/sys/block")
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| !n.starts_with("loop") && !n.starts_with("ram"))
+        .collect();
+    names.sort();
+    let dev = std::fs::read_to_string(format!("/sys/block/{}/dev", names.first()?)).ok()?;
+    Some(dev.trim().to_string())
+}
+
+/// `update --cpu-burst` and `--cpu-idle` (runc 1.2; runc 1.1.5 has neither flag) land in
+/// the container's cgroup as `linux.resources.cpu.burst`/`idle` do at create; `update -r`
+/// takes per-device rate limits (and weights, where the I/O scheduler has them).
+#[test]
+fn update_sets_cpu_burst_idle_and_per_device_io_limits() {
+    let rt = Runtime::corral();
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    b.config["linux"]["resources"]["cpu"] =
+        json!({"quota": 50000, "period": 100000, "burst": 5000});
+    let id = unique_id("update-burst");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    let burst = pick("cpu.cfs_burst_us", "cpu.max.burst");
+    if !cgroup_dir(&rt, &id, "cpu").join(burst).exists() {
+        rt.cleanup(&id);
+        skip!("the kernel has no CFS burst");
+    }
+    assert_eq!(cg_file(&rt, &id, "cpu", burst), "5000", "burst at create");
+    rt.ok(&["update", "--cpu-burst", "20000", "--cpu-idle", "1", &id]);
+    assert_eq!(cg_file(&rt, &id, "cpu", burst), "20000");
+    assert_eq!(cg_file(&rt, &id, "cpu", "cpu.idle"), "1");
+    rt.ok(&["update", "--cpu-idle", "0", &id]);
+    assert_eq!(cg_file(&rt, &id, "cpu", "cpu.idle"), "0");
+
+    if let Some(dev) = a_block_device() {
+        let (major, minor) = dev.split_once(':').unwrap();
+        let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+        let limits = json!({"blockIO": {
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 300}]
+        }});
+        assert!(update_from_stdin(&rt, &id, limits.to_string().as_bytes()));
+        if cgroup_v2_host() {
+            let io_max = cg_file(&rt, &id, "io", "io.max");
+            assert!(
+                io_max.contains(&format!("{dev} rbps=1048576")) && io_max.contains("wiops=300"),
+                "{io_max}"
+            );
+        } else {
+            assert_eq!(
+                cg_file(&rt, &id, "blkio", "blkio.throttle.read_bps_device"),
+                format!("{dev} 1048576")
+            );
+            assert_eq!(
+                cg_file(&rt, &id, "blkio", "blkio.throttle.write_iops_device"),
+                format!("{dev} 300")
+            );
+        }
+    }
+    rt.cleanup(&id);
+}

@@ -35,6 +35,12 @@ pub struct Args {
     /// CPU CFS quota
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
+    /// CPU CFS hardcap burst limit (in usecs): unused quota a period may carry over
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// Set cgroup SCHED_IDLE or not, 0: default behavior, 1: SCHED_IDLE
+    #[arg(long = "cpu-idle", allow_hyphen_values = true)]
+    pub cpu_idle: Option<i64>,
     /// CPU realtime period
     #[arg(long = "cpu-rt-period")]
     pub cpu_rt_period: Option<u64>,
@@ -150,6 +156,8 @@ fn from_flags(a: &Args) -> Result<LinuxResources> {
     c.set_shares(a.cpu_share);
     c.set_period(a.cpu_period);
     c.set_quota(a.cpu_quota);
+    c.set_burst(a.cpu_burst);
+    c.set_idle(a.cpu_idle);
     c.set_realtime_period(a.cpu_rt_period);
     c.set_realtime_runtime(a.cpu_rt_runtime);
     c.set_cpus(a.cpuset_cpus.clone());
