@@ -188,6 +188,24 @@ fn setattr(fd: BorrowedFd<'_>, attr: &MountAttr, flags: libc::c_int) -> io::Resu
     Ok(())
 }
 
+/// set_mempolicy(2): `mode` (flags or'ed in) over the first `nodes` bits of `mask`.
+pub fn set_mempolicy(mode: i32, mask: &[u64], nodes: usize) -> io::Result<()> {
+    let ptr = if mask.is_empty() {
+        std::ptr::null()
+    } else {
+        mask.as_ptr()
+    };
+    // The kernel reads one bit less than maxnode says (a historic off-by-one that every
+    // caller, numactl's included, makes up for).
+    let maxnode = if nodes == 0 { 0 } else { nodes + 1 };
+    // SAFETY: `mask` holds at least `nodes` bits and outlives the call; the kernel only reads.
+    let r = unsafe { libc::syscall(libc::SYS_set_mempolicy, mode, ptr, maxnode) };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Marks every fd from `first` up close-on-exec, so nothing of ours survives into the
 /// container process while the fds we still need keep working until execve.
 pub fn cloexec_from(first: RawFd) -> io::Result<()> {

@@ -354,3 +354,94 @@ fn a_filter_denying_getcwd_does_not_fail_create() {
     assert_eq!(rt.output_of(&b, &id), "started\n");
     rt.cleanup(&id);
 }
+
+/// The policy the kernel shows for the process's first mapping (/proc/self/numa_maps falls
+/// back to the task's policy, which set_mempolicy sets).
+const FIRST_POLICY: &str = "head -1 /proc/self/numa_maps | cut -d' ' -f2-";
+
+/// `linux.memoryPolicy` (spec 1.3; runc 1.1.5 has none, runc ≥ 1.4 sets it with
+/// set_mempolicy before exec): every mode and flag the kernel takes on this host's node 0,
+/// for the init and for an exec'd process.
+#[test]
+fn memory_policy_modes_and_flags_reach_the_process() {
+    if !std::path::Path::new("/proc/self/numa_maps").exists() {
+        skip!("the kernel has no NUMA support");
+    }
+    let rt = Runtime::corral();
+    let cases = [
+        (json!({"mode": "MPOL_BIND", "nodes": "0"}), "bind:0"),
+        (
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"}),
+            "interleave:0",
+        ),
+        (json!({"mode": "MPOL_PREFERRED", "nodes": "0"}), "prefer:0"),
+        (
+            json!({"mode": "MPOL_PREFERRED_MANY", "nodes": "0"}),
+            "prefer (many):0",
+        ),
+        (json!({"mode": "MPOL_LOCAL"}), "local"),
+        (json!({"mode": "MPOL_DEFAULT"}), "default"),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "0", "flags": ["MPOL_F_STATIC_NODES"]}),
+            "bind=static:0",
+        ),
+        (
+            json!({"mode": "MPOL_INTERLEAVE", "nodes": "0", "flags": ["MPOL_F_RELATIVE_NODES"]}),
+            "interleave=relative:0",
+        ),
+    ];
+    for (policy, want) in cases {
+        let mut b = Bundle::with_args(&["sh", "-c", FIRST_POLICY]);
+        b.config["linux"]["memoryPolicy"] = policy.clone();
+        let id = unique_id("mempolicy");
+        let _guard = rt.guard(&id);
+        let out = rt.output_of(&b, &id);
+        assert!(out.starts_with(&format!("{want} ")), "{policy}: {out}");
+        rt.cleanup(&id);
+    }
+    // An exec'd process gets it too.
+    let mut b = Bundle::with_args(&["sleep", "1000"]);
+    b.config["linux"]["memoryPolicy"] = json!({"mode": "MPOL_INTERLEAVE", "nodes": "0"});
+    let id = unique_id("mempolicy-exec");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    let out = rt.ok(&["exec", &id, "sh", "-c", FIRST_POLICY]);
+    assert!(out.starts_with("interleave:0 "), "{out}");
+    rt.cleanup(&id);
+}
+
+/// A node the host lacks, a mode given the wrong number of nodes, and an unknown mode are
+/// refused naming the field, leaving nothing.
+#[test]
+fn bad_memory_policies_are_refused_naming_the_field() {
+    let rt = Runtime::corral();
+    let cases = [
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "63"}),
+            "linux.memoryPolicy",
+        ),
+        (json!({"mode": "MPOL_BIND"}), "linux.memoryPolicy.nodes"),
+        (
+            json!({"mode": "MPOL_LOCAL", "nodes": "0"}),
+            "linux.memoryPolicy.nodes",
+        ),
+        (
+            json!({"mode": "MPOL_BIND", "nodes": "2-1"}),
+            "linux.memoryPolicy.nodes",
+        ),
+        (json!({"mode": "MPOL_NOPE"}), "linux.memoryPolicy.mode"),
+    ];
+    for (policy, field) in cases {
+        let mut b = Bundle::with_args(&["true"]);
+        b.config["linux"]["memoryPolicy"] = policy.clone();
+        let id = unique_id("mempolicy-bad");
+        let _guard = rt.guard(&id);
+        b.write_for(&rt, &id);
+        let out = rt.run(&["run", "--bundle", b.path_str(), &id]);
+        let err = stderr_of(&out);
+        assert_ne!(out.status.code(), Some(0), "{policy}");
+        assert!(err.contains(field), "{policy}: {err}");
+        assert_eq!(err.lines().count(), 1, "{policy}: {err}");
+        assert_clean(&rt, &id);
+    }
+}

@@ -29,6 +29,11 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
                 "supportedFlags": crate::seccomp::supported_flags()
             },
             "apparmor": {"enabled": true},
+            "memoryPolicy": {
+                "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
+                          "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],
+                "flags": ["MPOL_F_NUMA_BALANCING", "MPOL_F_RELATIVE_NODES", "MPOL_F_STATIC_NODES"]
+            },
             // As runc: the runtime implements them and the kernel has mount_setattr; whether
             // a source's filesystem takes an idmapping is only known per mount.
             "mountExtensions": {"idmap": {"enabled": crate::syscall::syscall_exists(libc::SYS_mount_setattr)}},

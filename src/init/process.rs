@@ -56,6 +56,7 @@ pub fn prepare(
     set_scheduler(p)?;
     set_io_priority(p)?;
     set_personality(cfg)?;
+    set_memory_policy(cfg)?;
     let user = p.user();
     give_stdio_to_user(user.uid(), user.gid(), p.terminal().unwrap_or(false));
     let caps = CapsPlan::from_process(p)?;
@@ -253,6 +254,18 @@ fn set_io_priority(p: &Process) -> Result<()> {
         IOPriorityClass::IoprioClassIdle => 3,
     };
     crate::syscall::ioprio_set(class, io.priority() as i32).ctx(|| "process.ioPriority: ioprio_set")
+}
+
+/// As runc: the policy the config asks for, for the init and every exec'd process alike.
+fn set_memory_policy(cfg: &InitConfig) -> Result<()> {
+    let Some(linux) = cfg.spec.linux().as_ref() else {
+        return Ok(());
+    };
+    let Some(policy) = crate::spec::mempolicy::from_config(linux)? else {
+        return Ok(());
+    };
+    crate::syscall::set_mempolicy(policy.mode, &policy.mask, policy.nodes)
+        .ctx(|| "linux.memoryPolicy: set_mempolicy")
 }
 
 fn set_personality(cfg: &InitConfig) -> Result<()> {

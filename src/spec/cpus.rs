@@ -1,15 +1,17 @@
-//! CPU lists (`0-3,7`) of `process.execCPUAffinity`, parsed as runc parses them: spaces and
-//! empty elements allowed, a range's start not above its end, an empty list meaning "not set".
+//! Lists of CPUs and memory nodes (`0-3,7`: `process.execCPUAffinity`, `linux.memoryPolicy`),
+//! parsed as runc parses them: spaces and empty elements allowed, a range's start not above
+//! its end, an empty list meaning "not set".
 
 use crate::error::{Error, Result};
 use nix::sched::CpuSet;
 
-/// The CPUs of `list` as an affinity mask, `None` for an empty list; `field` names the JSON
-/// path in errors.
-pub fn cpu_set(field: &str, list: &str) -> Result<Option<CpuSet>> {
+/// The numbers of a list (`0-3,7`) of CPUs or memory nodes, in order; `field` names the
+/// JSON path in errors.
+pub fn id_list(field: &str, list: &str) -> Result<Vec<usize>> {
+    // runc's bound on an id, against a huge mask from a bogus list.
+    const MAX_ID: usize = 64 * 1024;
     let bad = |why: String| Error::config(field, format!("{list:?}: {why}"));
-    let mut set = CpuSet::new();
-    let mut any = false;
+    let mut ids = Vec::new();
     for part in list.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let (start, end) = match part.split_once('-') {
             Some((a, b)) => (cpu_number(a).map_err(&bad)?, cpu_number(b).map_err(&bad)?),
@@ -21,13 +23,27 @@ pub fn cpu_set(field: &str, list: &str) -> Result<Option<CpuSet>> {
         if start > end {
             return Err(bad(format!("invalid range {part}")));
         }
-        for cpu in start..=end {
-            set.set(cpu)
-                .map_err(|_| bad(format!("CPU {cpu} is above {}", CpuSet::count() - 1)))?;
+        if end > MAX_ID {
+            return Err(bad(format!("{end} is above {MAX_ID}")));
         }
-        any = true;
+        ids.extend(start..=end);
     }
-    Ok(any.then_some(set))
+    Ok(ids)
+}
+
+/// The CPUs of `list` as an affinity mask, `None` for an empty list.
+pub fn cpu_set(field: &str, list: &str) -> Result<Option<CpuSet>> {
+    let ids = id_list(field, list)?;
+    let mut set = CpuSet::new();
+    for &cpu in &ids {
+        set.set(cpu).map_err(|_| {
+            Error::config(
+                field,
+                format!("{list:?}: CPU {cpu} is above {}", CpuSet::count() - 1),
+            )
+        })?;
+    }
+    Ok((!ids.is_empty()).then_some(set))
 }
 
 fn cpu_number(s: &str) -> std::result::Result<usize, String> {

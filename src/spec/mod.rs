@@ -4,6 +4,7 @@
 //! hands us a bad bundle must learn which field is wrong without reading our source.
 
 pub mod cpus;
+pub mod mempolicy;
 pub mod sysctl;
 mod validate;
 

@@ -255,12 +255,7 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
                 "Intel RDT is not supported",
             ));
         }
-        if linux.memory_policy().is_some() {
-            return Err(Error::config(
-                "linux.memoryPolicy",
-                "memory policy is not supported yet",
-            ));
-        }
+        super::mempolicy::from_config(linux)?;
         if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
             return Err(Error::config(
                 "linux.netDevices",

@@ -41,6 +41,10 @@ pub const CASES: &[Case] = &[
         linux_mounts_idmap,
         "a bind with the idmap option and its own uidMappings/gidMappings shows the source's ids mapped (spec 1.2)"
     ),
+    case!(
+        linux_memory_policy,
+        "linux.memoryPolicy MPOL_BIND on node 0 is the process's NUMA policy (spec 1.3)"
+    ),
     case!(linux_sysctl, "linux.sysctl values in the new namespaces"),
     case!(
         linux_seccomp,
@@ -227,6 +231,26 @@ fn linux_mounts_idmap(ctx: &mut Ctx) -> CaseResult {
         owners == want,
         "owners seen through the mount: {owners:?}, want {want:?} (ls: {:?})",
         ran.stdout
+    );
+    Ok(())
+}
+
+/// config-linux.md `memoryPolicy`: set_mempolicy(2) before the process runs; the kernel
+/// shows the task's policy for mappings without their own in /proc/self/numa_maps.
+fn linux_memory_policy(ctx: &mut Ctx) -> CaseResult {
+    if !std::path::Path::new("/proc/self/numa_maps").exists() {
+        return Err(skip("the kernel has no NUMA support"));
+    }
+    let id = ctx.new_id();
+    let script = "sed -n '1s/^[0-9a-f]* \\([^ ]*\\).*/\\1/p' /proc/self/numa_maps";
+    let b = ctx.bundle(&id, &["sh", "-c", script], |c| {
+        c["linux"]["memoryPolicy"] = json!({"mode": "MPOL_BIND", "nodes": "0"});
+    });
+    let ran = ctx.must(&["run", "--bundle", b.path(), &id])?;
+    ensure!(
+        ran.stdout.trim() == "bind:0",
+        "the process's policy is {:?}, want \"bind:0\"",
+        ran.stdout.trim()
     );
     Ok(())
 }
