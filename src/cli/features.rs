@@ -29,6 +29,7 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
                 "supportedFlags": crate::seccomp::supported_flags()
             },
             "apparmor": {"enabled": true},
+            "netDevices": {"enabled": true},
             "memoryPolicy": {
                 "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
                           "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],

@@ -15,6 +15,7 @@ mod cleanup;
 mod driver;
 mod exec;
 mod files;
+mod netdev;
 mod pidfd;
 mod placement;
 mod sealed;
@@ -184,6 +185,7 @@ impl ParentSide for Creating<'_> {
     fn accepted(&mut self, pid: ProcessId) -> Result<Option<OciState>> {
         // execCPUAffinity is not the init's (config.md); it only loses corral's mask.
         affinity::reset_cpus(pid.pid);
+        netdev::move_net_devices(&self.state.spec, pid.pid)?;
         if let Some(sock) = &self.pidfd_socket {
             pidfd::send(sock, pid, pidfd::Kind::Init)?;
         }

@@ -256,12 +256,7 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
             ));
         }
         super::mempolicy::from_config(linux)?;
-        if linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()) {
-            return Err(Error::config(
-                "linux.netDevices",
-                "moving network devices is not supported yet",
-            ));
-        }
+        validate_net_devices(linux)?;
     }
     if let Some(p) = spec.process() {
         super::cpus::validate_affinity("process", p)?;
@@ -272,6 +267,48 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
             return Err(Error::config(
                 "process.apparmorProfile",
                 "apparmor profile specified but apparmor is not enabled on this system",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// runc's rules: a network namespace of the container's own to move into, and names the
+/// kernel takes (at most 15 bytes, no '/', ':' or white space, not `.` or `..`).
+fn validate_net_devices(linux: &Linux) -> Result<()> {
+    let Some(devices) = linux.net_devices().as_ref().filter(|d| !d.is_empty()) else {
+        return Ok(());
+    };
+    let net_ns = linux
+        .namespaces()
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .any(|n| n.typ() == LinuxNamespaceType::Network);
+    if !net_ns {
+        return Err(Error::config(
+            "linux.netDevices",
+            "moving network devices needs a network namespace of the container's own",
+        ));
+    }
+    let valid = |n: &str| {
+        !n.is_empty()
+            && n.len() < 16
+            && n != "."
+            && n != ".."
+            && !n.chars().any(|c| c == '/' || c == ':' || c.is_whitespace())
+    };
+    for (name, dev) in devices {
+        if !valid(name) {
+            return Err(Error::config(
+                format!("linux.netDevices.{name}"),
+                "is not a valid interface name",
+            ));
+        }
+        if let Some(new) = dev.name().as_deref().filter(|n| !valid(n)) {
+            return Err(Error::config(
+                format!("linux.netDevices.{name}.name"),
+                format!("{new:?} is not a valid interface name"),
             ));
         }
     }

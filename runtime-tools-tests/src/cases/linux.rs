@@ -45,6 +45,10 @@ pub const CASES: &[Case] = &[
         linux_memory_policy,
         "linux.memoryPolicy MPOL_BIND on node 0 is the process's NUMA policy (spec 1.3)"
     ),
+    case!(
+        linux_net_devices_missing,
+        "linux.netDevices naming an interface the host lacks is an error (spec 1.3: the runtime MUST check the move is possible)"
+    ),
     case!(linux_sysctl, "linux.sysctl values in the new namespaces"),
     case!(
         linux_seccomp,
@@ -253,6 +257,16 @@ fn linux_memory_policy(ctx: &mut Ctx) -> CaseResult {
         ran.stdout.trim()
     );
     Ok(())
+}
+
+/// Moving host interfaces changes the host, so the suite only checks the refusal: no such
+/// interface, no container.
+fn linux_net_devices_missing(ctx: &mut Ctx) -> CaseResult {
+    let id = ctx.new_id();
+    let b = ctx.bundle(&id, &["true"], |c| {
+        c["linux"]["netDevices"] = json!({"confnodev0": {}});
+    });
+    ctx.must_fail(&["run", "--bundle", b.path(), &id])
 }
 
 /// Filesystems that take idmappings on every kernel with mount_setattr (tmpfs only from 6.3).
