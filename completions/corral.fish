@@ -112,8 +112,8 @@ complete -c corral -n "__fish_corral_using_subcommand update" -l cpuset-cpus -d 
 complete -c corral -n "__fish_corral_using_subcommand update" -l cpuset-mems -d 'Memory nodes to use' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -l blkio-weight -d 'Block IO weight (10..1000)' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -l pids-limit -d 'Maximum number of pids (-1 for unlimited)' -r
-complete -c corral -n "__fish_corral_using_subcommand update" -l l3-cache-schema -d 'Intel RDT L3 cache schema (not supported)' -r
-complete -c corral -n "__fish_corral_using_subcommand update" -l mem-bw-schema -d 'Intel RDT memory bandwidth schema (not supported)' -r
+complete -c corral -n "__fish_corral_using_subcommand update" -l l3-cache-schema -d 'Intel RDT L3 cache schema (the container must have linux.intelRdt)' -r
+complete -c corral -n "__fish_corral_using_subcommand update" -l mem-bw-schema -d 'Intel RDT memory bandwidth schema (the container must have linux.intelRdt)' -r
 complete -c corral -n "__fish_corral_using_subcommand update" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c corral -n "__fish_corral_using_subcommand events" -l interval -d 'Interval between stats events (Go duration: 500ms, 5s, 1m)' -r
 complete -c corral -n "__fish_corral_using_subcommand events" -l stats -d 'Print one stats event and exit'

@@ -15,6 +15,7 @@ pub(crate) mod lsm;
 pub(crate) mod oci_state;
 #[cfg(test)]
 pub(crate) mod race;
+pub(crate) mod rdt;
 pub(crate) mod rootfs;
 pub(crate) mod seccomp;
 pub(crate) mod signal;

@@ -253,11 +253,37 @@ fn refused_features_name_their_field() {
         |c| c["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_NOTIFY"}),
         "linux.seccomp.defaultAction",
     );
-    rejected_by_corral(
-        |c| c["linux"]["intelRdt"] = json!({"closID": "x"}),
-        "linux.intelRdt",
-        "Intel RDT is not supported: refused, never ignored",
+}
+
+/// Intel RDT on a host without resctrl (this one, the VM lane's): refused by both, corral
+/// saying what is missing. The resctrl writes are unit-tested against a directory laid out
+/// like resctrl (`src/rdt.rs`).
+#[test]
+fn intel_rdt_without_resctrl_is_refused_saying_why() {
+    if std::fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .contains(" - resctrl ")
+    {
+        skip!("this host has resctrl mounted");
+    }
+    rejected_by_both(
+        |c| c["linux"]["intelRdt"] = json!({"closID": "x", "l3CacheSchema": "L3:0=f"}),
+        "linux.intelRdt: Intel RDT is not enabled on this host (no resctrl filesystem is mounted)",
     );
+    // update's schemas need a container made with linux.intelRdt (runc's rule).
+    let rt = Runtime::corral();
+    let b = Bundle::with_args(&["sleep", "1000"]);
+    let id = unique_id("rdt-update");
+    let _guard = rt.guard(&id);
+    rt.start_detached(&b, &id);
+    let out = rt.run(&["update", "--l3-cache-schema", "L3:0=f", &id]);
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("non-existent Intel RDT configuration"),
+        "{err}"
+    );
+    rt.cleanup(&id);
 }
 
 /// An empty access string used to panic in the parent on cgroup v2 (the release build aborts,

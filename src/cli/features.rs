@@ -30,6 +30,9 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
             },
             "apparmor": {"enabled": true},
             "netDevices": {"enabled": true},
+            // As runc: what the runtime implements; whether the host has resctrl is checked
+            // when a config asks for it.
+            "intelRdt": {"enabled": true, "schemata": true, "monitoring": true},
             "memoryPolicy": {
                 "modes": ["MPOL_BIND", "MPOL_DEFAULT", "MPOL_INTERLEAVE", "MPOL_LOCAL", "MPOL_PREFERRED",
                           "MPOL_PREFERRED_MANY", "MPOL_WEIGHTED_INTERLEAVE"],

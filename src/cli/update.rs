@@ -59,10 +59,10 @@ pub struct Args {
     /// Maximum number of pids (-1 for unlimited)
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
-    /// Intel RDT L3 cache schema (not supported)
+    /// Intel RDT L3 cache schema (the container must have linux.intelRdt)
     #[arg(long = "l3-cache-schema")]
     pub l3_cache_schema: Option<String>,
-    /// Intel RDT memory bandwidth schema (not supported)
+    /// Intel RDT memory bandwidth schema (the container must have linux.intelRdt)
     #[arg(long = "mem-bw-schema")]
     pub mem_bw_schema: Option<String>,
     /// Container id
@@ -73,9 +73,6 @@ pub struct Args {
 /// ones written before it are put back, so the container keeps its old limits.
 #[inline(never)]
 pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
-    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
-        bail!("--l3-cache-schema/--mem-bw-schema: Intel RDT is not supported");
-    }
     let root = g.state_root()?;
     let mut container = root.load_locked(&a.id)?;
     if container.status() == Status::Stopped {
@@ -91,6 +88,9 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         crate::log::warn(
             "--resources: linux.resources.devices is ignored: device rules are set when the container is created",
         );
+    }
+    if a.l3_cache_schema.is_some() || a.mem_bw_schema.is_some() {
+        container.update_intel_rdt(a.l3_cache_schema.as_deref(), a.mem_bw_schema.as_deref())?;
     }
     let cgroup = container.state.cgroup.clone();
     check_memory_not_below_usage(&cgroup, &resources)?;

@@ -225,6 +225,32 @@ impl Container {
         self.state.save(&self.dir)
     }
 
+    /// `update --l3-cache-schema/--mem-bw-schema`: the new schemas written to the
+    /// container's resctrl group and recorded. runc's rule: a container created without
+    /// `linux.intelRdt` gets none now.
+    pub fn update_intel_rdt(&mut self, l3: Option<&str>, mb: Option<&str>) -> Result<()> {
+        let mut linux = self.state.spec.linux().clone().unwrap_or_default();
+        let (Some(mut rdt), Some(group)) = (linux.intel_rdt().clone(), self.state.rdt.clone())
+        else {
+            return Err(Error::config(
+                "--l3-cache-schema/--mem-bw-schema",
+                "updating a non-existent Intel RDT configuration is not supported",
+            ));
+        };
+        if let Some(l3) = l3 {
+            rdt.set_l3_cache_schema(Some(l3.to_string()));
+        }
+        if let Some(mb) = mb {
+            rdt.set_mem_bw_schema(Some(mb.to_string()));
+        }
+        let resctrl = crate::rdt::Resctrl::for_group(&group);
+        resctrl.validate(&rdt)?;
+        resctrl.update(&group, &rdt)?;
+        linux.set_intel_rdt(Some(rdt));
+        self.state.spec.set_linux(Some(linux));
+        self.state.save(&self.dir)
+    }
+
     /// `kill`: signal the init, or with `all` every process in the container's cgroup.
     pub fn signal(&self, sig: i32, all: bool) -> Result<()> {
         if self.status() == Status::Stopped {
@@ -269,6 +295,9 @@ impl Container {
     /// poststop hooks.
     pub fn destroy(self) -> Result<()> {
         let cgroup = self.state.cgroup.destroy();
+        if let Some(group) = &self.state.rdt {
+            crate::rdt::Resctrl::for_group(group).destroy(group);
+        }
         std::fs::remove_dir_all(&self.dir).ctx(|| at("remove state dir", &self.dir))?;
         let state = self.state.oci_state(Status::Stopped);
         hooks::run_warning_only(&self.state.spec, hooks::Kind::Poststop, &state);

@@ -138,6 +138,9 @@ pub struct State {
     #[serde(default)]
     pub annotations: BTreeMap<String, String>,
     pub cgroup: Cgroup,
+    /// The container's resctrl group (`linux.intelRdt`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rdt: Option<crate::rdt::RdtGroup>,
     /// The config the container was created from (hooks, namespaces for exec, ...).
     pub spec: Spec,
 }
@@ -161,6 +164,7 @@ impl State {
                 .into_iter()
                 .collect(),
             cgroup,
+            rdt: None,
             spec: bundle.spec.clone(),
         }
     }

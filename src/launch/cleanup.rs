@@ -13,6 +13,7 @@ pub(crate) struct Cleanup {
     pub(crate) cgroup: Option<Cgroup>,
     pub(crate) stage1: Option<Stage1>,
     pub(crate) init_pid: Option<i32>,
+    pub(crate) rdt: Option<crate::rdt::RdtGroup>,
 }
 
 impl Cleanup {
@@ -29,6 +30,7 @@ impl Cleanup {
         self.cgroup = None;
         self.stage1 = None;
         self.init_pid = None;
+        self.rdt = None;
     }
 }
 
@@ -47,6 +49,9 @@ impl Drop for Cleanup {
             && let Err(e) = cg.destroy()
         {
             log::warn(format!("cleanup: {e}"));
+        }
+        if let Some(group) = self.rdt.take() {
+            crate::rdt::Resctrl::for_group(&group).destroy(&group);
         }
         if let Some(dir) = self.dir.take() {
             let _ = std::fs::remove_dir_all(dir);

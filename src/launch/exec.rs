@@ -55,6 +55,9 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
         &mut cleanup,
     )?;
 
+    if let Some(group) = &container.state.rdt {
+        crate::rdt::Resctrl::for_group(group).join(group, init.stage1_pid)?;
+    }
     let inherited = &init.inherited;
     let config = InitConfig {
         protocol: PROTOCOL_VERSION,

@@ -110,7 +110,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     // After the id is known to be free (a duplicate id is reported as such), before the
     // cleanup owns the cgroup: a cgroup that is someone else's is never removed.
     cgroup.check_unused()?;
-    let state = State::creating(&opts.id, &bundle, cgroup.clone());
+    let mut state = State::creating(&opts.id, &bundle, cgroup.clone());
     state.save(&dir)?;
 
     let fifo = files::make_exec_fifo(&dir)?;
@@ -133,6 +133,18 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     )?;
     if cgroup.systemd.is_some() {
         cgroup.place_in_unit(init.stage1_pid, &opts.id, &unit_extras)?;
+    }
+    // Children inherit the resctrl group at fork, as they do cgroups: placing the first
+    // stage places the container (runc does the same).
+    if let Some(cfg) = bundle
+        .spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.intel_rdt().as_ref())
+    {
+        let group = crate::rdt::for_config(cfg)?.apply(&opts.id, cfg, init.stage1_pid)?;
+        cleanup.rdt = Some(group.clone());
+        state.rdt = Some(group);
     }
     span.step("init spawned in its cgroup");
 

@@ -249,11 +249,8 @@ fn validate_unsupported(spec: &Spec) -> Result<()> {
             // Building the filter here reports a bad profile before anything exists.
             crate::seccomp::build(s)?;
         }
-        if linux.intel_rdt().is_some() {
-            return Err(Error::config(
-                "linux.intelRdt",
-                "Intel RDT is not supported",
-            ));
+        if let Some(rdt) = linux.intel_rdt() {
+            crate::rdt::for_config(rdt)?;
         }
         super::mempolicy::from_config(linux)?;
         validate_net_devices(linux)?;

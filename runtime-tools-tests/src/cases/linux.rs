@@ -49,6 +49,10 @@ pub const CASES: &[Case] = &[
         linux_net_devices_missing,
         "linux.netDevices naming an interface the host lacks is an error (spec 1.3: the runtime MUST check the move is possible)"
     ),
+    case!(
+        linux_intel_rdt_unavailable,
+        "linux.intelRdt on a host without resctrl is an error, never ignored"
+    ),
     case!(linux_sysctl, "linux.sysctl values in the new namespaces"),
     case!(
         linux_seccomp,
@@ -265,6 +269,20 @@ fn linux_net_devices_missing(ctx: &mut Ctx) -> CaseResult {
     let id = ctx.new_id();
     let b = ctx.bundle(&id, &["true"], |c| {
         c["linux"]["netDevices"] = json!({"confnodev0": {}});
+    });
+    ctx.must_fail(&["run", "--bundle", b.path(), &id])
+}
+
+/// config-linux.md `intelRdt`: a runtime that cannot apply it must fail (runtime.md's rule for
+/// values it cannot honour); hosts with RDT hardware are not judged.
+fn linux_intel_rdt_unavailable(ctx: &mut Ctx) -> CaseResult {
+    let mounts = fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if mounts.contains(" - resctrl ") || std::path::Path::new("/sys/fs/resctrl/info").exists() {
+        return Err(skip("this host has resctrl"));
+    }
+    let id = ctx.new_id();
+    let b = ctx.bundle(&id, &["true"], |c| {
+        c["linux"]["intelRdt"] = json!({"closID": "conf", "l3CacheSchema": "L3:0=f"});
     });
     ctx.must_fail(&["run", "--bundle", b.path(), &id])
 }
