@@ -206,6 +206,69 @@ pub fn set_mempolicy(mode: i32, mask: &[u64], nodes: usize) -> io::Result<()> {
     Ok(())
 }
 
+/// A user namespace with these maps, as an fd of its nsfs file. The kernel makes a user
+/// namespace only for a process, so a child is forked into one, given its maps by us (its
+/// parent, the host's root), and let go once its namespace file is open: the fd keeps the
+/// namespace alive (idmapped mounts take it). The caller must be single-threaded (the init
+/// before it starts the container, or `corral check`). No crate offers this; the calls are
+/// few.
+pub fn user_namespace_with_maps(uid_map: &str, gid_map: &str) -> io::Result<OwnedFd> {
+    let (ready_r, ready_w) = nix::unistd::pipe()?;
+    let (hold_r, hold_w) = nix::unistd::pipe()?;
+    // SAFETY: the init is single-threaded here; the child only makes raw syscalls (no
+    // allocation, no locks) and leaves with _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    if pid == 0 {
+        // SAFETY: plain syscalls on fds this child owns; the buffers are on its stack.
+        unsafe {
+            // Our copy of the write end would keep the read below from ever seeing EOF.
+            libc::close(hold_w.as_raw_fd());
+            let status: i32 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
+                0
+            } else {
+                *libc::__errno_location()
+            };
+            libc::write(ready_w.as_raw_fd(), (&status as *const i32).cast(), 4);
+            let mut byte = 0u8;
+            // Blocks until the parent closes its end (or dies).
+            libc::read(hold_r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
+            libc::_exit(0);
+        }
+    }
+    drop(ready_w);
+    drop(hold_r);
+    let made = child_namespace(pid, &ready_r, uid_map, gid_map);
+    drop(hold_w);
+    // SAFETY: waits for our own child, which exits once `hold_w` is closed.
+    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
+    made
+}
+
+/// The parent's half of [`user_namespace_with_maps`]: waits for the child's namespace, writes its
+/// maps and opens it.
+fn child_namespace(
+    pid: libc::pid_t,
+    ready: &OwnedFd,
+    uid_map: &str,
+    gid_map: &str,
+) -> io::Result<OwnedFd> {
+    let mut status = [0u8; 4];
+    let mut f = std::fs::File::from(ready.try_clone()?);
+    io::Read::read_exact(&mut f, &mut status)?;
+    let errno = i32::from_ne_bytes(status);
+    if errno != 0 {
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    std::fs::write(format!("/proc/{pid}/uid_map"), uid_map)?;
+    std::fs::write(format!("/proc/{pid}/gid_map"), gid_map)?;
+    let ns = std::fs::File::open(format!("/proc/{pid}/ns/user"))?;
+    // SAFETY: a fresh fd we own, moved into the OwnedFd.
+    Ok(unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(ns)) })
+}
+
 /// Marks every fd from `first` up close-on-exec, so nothing of ours survives into the
 /// container process while the fds we still need keep working until execve.
 pub fn cloexec_from(first: RawFd) -> io::Result<()> {

@@ -10,7 +10,7 @@ use super::error::{MountError, Res, io_err};
 use super::options::{Idmap, MountOptions};
 use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Mount, Spec};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
 /// Where a mount's idmapping comes from.
@@ -127,8 +127,10 @@ impl IdmapNamespaces {
             Some(i) => i,
             None => {
                 let fd = match mapping {
-                    Mapping::Maps { uid, gid } => new_user_namespace(uid, gid)
-                        .map_err(|e| io_err("make a user namespace for the idmapping", e))?,
+                    Mapping::Maps { uid, gid } => {
+                        crate::syscall::user_namespace_with_maps(&map_text(uid), &map_text(gid))
+                            .map_err(|e| io_err("make a user namespace for the idmapping", e))?
+                    }
                     Mapping::Joined(path) => open_namespace(path)?,
                 };
                 self.made.push((mapping.clone(), fd));
@@ -145,7 +147,7 @@ impl IdmapNamespaces {
 pub fn idmap_works_on(dir: &std::path::Path) -> io::Result<()> {
     let src = std::fs::File::open(dir)?;
     let tree = crate::syscall::open_tree_clone(src.as_fd(), false)?;
-    let userns = new_user_namespace(&[(0, 0, 1)], &[(0, 0, 1)])?;
+    let userns = crate::syscall::user_namespace_with_maps("0 0 1\n", "0 0 1\n")?;
     crate::syscall::mount_setattr_idmap(tree.as_fd(), userns.as_fd(), false)
 }
 
@@ -159,67 +161,6 @@ fn map_text(maps: &[(u32, u32, u32)]) -> String {
     maps.iter()
         .map(|(inside, outside, len)| format!("{inside} {outside} {len}\n"))
         .collect()
-}
-
-/// A user namespace with these maps, as an fd of its nsfs file. The kernel makes a user
-/// namespace only for a process, so a child is forked into one, given its maps by us (its
-/// parent, the host's root), and let go once its namespace file is open: the fd keeps the
-/// namespace alive. No crate offers this; the calls are few.
-fn new_user_namespace(uid: &[(u32, u32, u32)], gid: &[(u32, u32, u32)]) -> io::Result<OwnedFd> {
-    let (ready_r, ready_w) = nix::unistd::pipe()?;
-    let (hold_r, hold_w) = nix::unistd::pipe()?;
-    // SAFETY: the init is single-threaded here; the child only makes raw syscalls (no
-    // allocation, no locks) and leaves with _exit.
-    let pid = unsafe { libc::fork() };
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    if pid == 0 {
-        // SAFETY: plain syscalls on fds this child owns; the buffers are on its stack.
-        unsafe {
-            // Our copy of the write end would keep the read below from ever seeing EOF.
-            libc::close(hold_w.as_raw_fd());
-            let status: i32 = if libc::unshare(libc::CLONE_NEWUSER) == 0 {
-                0
-            } else {
-                *libc::__errno_location()
-            };
-            libc::write(ready_w.as_raw_fd(), (&status as *const i32).cast(), 4);
-            let mut byte = 0u8;
-            // Blocks until the parent closes its end (or dies).
-            libc::read(hold_r.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
-            libc::_exit(0);
-        }
-    }
-    drop(ready_w);
-    drop(hold_r);
-    let made = child_namespace(pid, &ready_r, uid, gid);
-    drop(hold_w);
-    // SAFETY: waits for our own child, which exits once `hold_w` is closed.
-    unsafe { libc::waitpid(pid, std::ptr::null_mut(), 0) };
-    made
-}
-
-/// The parent's half of [`new_user_namespace`]: waits for the child's namespace, writes its
-/// maps and opens it.
-fn child_namespace(
-    pid: libc::pid_t,
-    ready: &OwnedFd,
-    uid: &[(u32, u32, u32)],
-    gid: &[(u32, u32, u32)],
-) -> io::Result<OwnedFd> {
-    let mut status = [0u8; 4];
-    let mut f = std::fs::File::from(ready.try_clone()?);
-    io::Read::read_exact(&mut f, &mut status)?;
-    let errno = i32::from_ne_bytes(status);
-    if errno != 0 {
-        return Err(io::Error::from_raw_os_error(errno));
-    }
-    std::fs::write(format!("/proc/{pid}/uid_map"), map_text(uid))?;
-    std::fs::write(format!("/proc/{pid}/gid_map"), map_text(gid))?;
-    let ns = std::fs::File::open(format!("/proc/{pid}/ns/user"))?;
-    // SAFETY: a fresh fd we own, moved into the OwnedFd.
-    Ok(unsafe { OwnedFd::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(ns)) })
 }
 
 #[cfg(test)]
