@@ -159,3 +159,70 @@ fn delete_force_removes_a_container_whose_state_file_is_corrupt() {
     assert_eq!(results[0].1, (true, false, true, true), "corral");
     assert_eq!(results[1].1, (true, false, false, false), "runc 1.1.5");
 }
+
+/// Issue 23: a container is never lost. With its state file truncated, half written or
+/// garbage (a crash, a full disk), `list` still shows it (status `damaged`, its init's pid)
+/// and `delete --force` kills its processes and removes its cgroups through the recovery
+/// record written beside the state file — a paused (frozen) container too. runc 1.1.5 loses
+/// such a container (see the test above).
+#[test]
+fn a_container_whose_state_file_is_damaged_is_still_found_and_removed() {
+    let rt = Runtime::corral();
+    let b = Bundle::with_args(&["sh", "-c", "sleep 1000 & sleep 1000"]);
+    /// How a state file is damaged, from its intact bytes.
+    type Damage = fn(&[u8]) -> Vec<u8>;
+    let damages: [(&str, Damage, bool); 4] = [
+        ("empty", |_| Vec::new(), false),
+        ("half", |s| s[..s.len() / 2].to_vec(), false),
+        ("garbage", |_| b"\x00\xffnot json".to_vec(), false),
+        ("paused", |_| b"{\"id\": 7".to_vec(), true),
+    ];
+    for (name, damage, pause) in damages {
+        let id = unique_id(&format!("damaged-{name}"));
+        let _guard = rt.guard(&id);
+        let pid = rt.start_detached(&b, &id)["pid"].as_i64().unwrap();
+        if pause {
+            rt.ok(&["pause", &id]);
+        }
+        let state_file = rt.root.path().join(&id).join("state.json");
+        let text = std::fs::read(&state_file).unwrap();
+        std::fs::write(&state_file, damage(&text)).unwrap();
+
+        let list: serde_json::Value =
+            serde_json::from_str(&rt.ok(&["list", "--format", "json"])).unwrap();
+        let entry = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["id"] == id.as_str())
+            .unwrap_or_else(|| panic!("{name}: {id} missing from list: {list}"));
+        assert_eq!(entry["status"], "damaged", "{name}");
+        assert_eq!(entry["pid"].as_i64(), Some(pid), "{name}");
+        assert!(rt.ok(&["list"]).contains("damaged"), "{name}");
+
+        assert!(
+            !rt.run(&["delete", &id]).status.success(),
+            "{name}: delete without --force"
+        );
+        let forced = rt.run(&["delete", "--force", &id]);
+        assert!(forced.status.success(), "{name}: {}", stderr_of(&forced));
+        assert!(
+            stderr_of(&forced).contains("stopped the container's processes"),
+            "{name}: {}",
+            stderr_of(&forced)
+        );
+        // Gone, or a zombie its reaper has not collected yet.
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        assert!(
+            stat.is_empty()
+                || stat
+                    .rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z'),
+            "{name}: the init survived: {stat}"
+        );
+        assert_clean(&rt, &id);
+    }
+}

@@ -36,19 +36,36 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     Ok(0)
 }
 
-/// `delete --force` of a container whose state file does not parse removes its directory, so
-/// an engine's cleanup can finish (runc 1.1 fails here, every time, and the id stays taken).
-/// What the file described, its processes and cgroups, cannot be found without it: the warning
-/// says so.
+/// `delete --force` of a container whose state file does not parse: its processes are
+/// killed and its cgroups removed through the recovery record, then its directory goes, so an
+/// engine's cleanup can finish (runc 1.1 fails here, every time, and the id stays taken).
+/// Without a readable record (a container made before it existed) only the directory can be
+/// removed, and the warning says so.
 fn remove_unreadable(root: &StateRoot, id: &str, path: &Path, msg: &str) -> Result<()> {
     let dir = root.dir_of(id);
     let _lock = crate::container::lock_dir(&dir)?;
+    let recovered = match crate::container::Recovery::load(&dir) {
+        Some(r) => {
+            r.stop_and_remove()?;
+            true
+        }
+        None => false,
+    };
     std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()))?;
-    crate::log::warn(format!(
-        "{}: corrupt state file ({msg}); removed {} without stopping the processes or removing \
-         the cgroups it described",
-        path.display(),
-        dir.display()
-    ));
+    if recovered {
+        crate::log::warn(format!(
+            "{}: corrupt state file ({msg}); stopped the container's processes and removed its \
+             cgroups from {} (its poststop hooks were in the lost file and did not run)",
+            path.display(),
+            crate::container::recovery::RECOVERY_FILE
+        ));
+    } else {
+        crate::log::warn(format!(
+            "{}: corrupt state file ({msg}); removed {} without stopping the processes or \
+             removing the cgroups it described (no recovery record)",
+            path.display(),
+            dir.display()
+        ));
+    }
     Ok(())
 }

@@ -25,7 +25,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let containers = g.state_root()?.list()?;
     if a.quiet {
         for c in &containers {
-            super::out(&format!("{}\n", c.id()))?;
+            super::out(&format!("{}\n", c.oci_state().id))?;
         }
         return Ok(0);
     }
@@ -33,7 +33,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let mut rows = Vec::new();
     for c in &containers {
         let mut s = c.oci_state();
-        s.owner = owner_name(&c.dir, &passwd);
+        s.owner = owner_name(c.dir(), &passwd);
         rows.push(s);
     }
     match a.format {

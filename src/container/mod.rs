@@ -3,9 +3,11 @@
 //! Creating a container is the launch pipeline's job (`crate::launch`).
 
 pub mod id;
+pub mod recovery;
 pub mod state;
 
 pub use id::validate_id;
+pub use recovery::Recovery;
 pub use state::{Phase, ProcessId, State, Status};
 
 use crate::error::{Context, Error, Result, at};
@@ -68,22 +70,53 @@ impl StateRoot {
         })
     }
 
-    /// Every container with a readable state, sorted by id. A directory without a state file
-    /// is a create under way and is skipped; one whose state cannot be read is skipped with a
-    /// warning, as runc does.
-    pub fn list(&self) -> Result<Vec<Container>> {
+    /// Every container, sorted by id: those with a readable state, and those whose state
+    /// file is damaged but whose recovery record is not (shown as `damaged`). A directory
+    /// without a state file is a create under way and is skipped; one with neither file
+    /// readable is skipped with a warning, as runc does.
+    pub fn list(&self) -> Result<Vec<Listed>> {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(&self.path).ctx(|| at("read", &self.path))? {
             let entry = entry.ctx(|| at("read", &self.path))?;
             let name = entry.file_name().to_string_lossy().to_string();
             match self.load(&name) {
-                Ok(c) => out.push(c),
+                Ok(c) => out.push(Listed::Readable(Box::new(c))),
                 Err(Error::NotExist) => {}
+                Err(e @ Error::CorruptState { .. }) => match Recovery::load(&entry.path()) {
+                    Some(r) => {
+                        crate::log::warn(format!("container {name}: {e}"));
+                        out.push(Listed::Damaged(entry.path(), Box::new(r)));
+                    }
+                    None => crate::log::warn(format!("container {name}: {e}")),
+                },
                 Err(e) => crate::log::warn(format!("container {name}: {e}")),
             }
         }
-        out.sort_by(|a, b| a.state.id.cmp(&b.state.id));
+        out.sort_by(|a, b| a.oci_state().id.cmp(&b.oci_state().id));
         Ok(out)
+    }
+}
+
+/// One entry of [`StateRoot::list`].
+pub enum Listed {
+    Readable(Box<Container>),
+    /// The state dir and the recovery record of a container whose state file is damaged.
+    Damaged(PathBuf, Box<Recovery>),
+}
+
+impl Listed {
+    pub fn oci_state(&self) -> state::OciState {
+        match self {
+            Listed::Readable(c) => c.oci_state(),
+            Listed::Damaged(_, r) => r.oci_state(),
+        }
+    }
+
+    pub fn dir(&self) -> &Path {
+        match self {
+            Listed::Readable(c) => &c.dir,
+            Listed::Damaged(dir, _) => dir,
+        }
     }
 }
 

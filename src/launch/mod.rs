@@ -28,7 +28,9 @@ pub(crate) use spawn::socket_activation;
 
 use crate::cgroups::systemd::UnitExtras;
 use crate::cgroups::{Cgroup, Driver};
-use crate::container::{Phase, ProcessId, State, StateRoot, Status, lock_dir, validate_id};
+use crate::container::{
+    Phase, ProcessId, Recovery, State, StateRoot, Status, lock_dir, validate_id,
+};
 use crate::error::{Error, Result};
 use crate::log;
 use crate::oci_state::OciState;
@@ -111,6 +113,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     // cleanup owns the cgroup: a cgroup that is someone else's is never removed.
     cgroup.check_unused()?;
     let mut state = State::creating(&opts.id, &bundle, cgroup.clone());
+    Recovery::of(&state).save(&dir)?;
     state.save(&dir)?;
 
     let fifo = files::make_exec_fifo(&dir)?;
@@ -202,6 +205,8 @@ impl ParentSide for Creating<'_> {
             pidfd::send(sock, pid, pidfd::Kind::Init)?;
         }
         self.state.init = pid;
+        // The record first: a state file torn from here on leaves the container findable.
+        Recovery::of(&self.state).save(self.dir)?;
         self.state.save(self.dir)?;
         Ok(Some(self.oci_state()))
     }
