@@ -25,7 +25,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     let containers = g.state_root()?.list()?;
     if a.quiet {
         for c in &containers {
-            super::out(&format!("{}\n", c.oci_state().id))?;
+            super::out(&format!("{}\n", c.id()))?;
         }
         return Ok(0);
     }

@@ -92,7 +92,7 @@ impl StateRoot {
                 Err(e) => crate::log::warn(format!("container {name}: {e}")),
             }
         }
-        out.sort_by(|a, b| a.oci_state().id.cmp(&b.oci_state().id));
+        out.sort_by(|a, b| a.id().cmp(b.id()));
         Ok(out)
     }
 }
@@ -105,6 +105,13 @@ pub enum Listed {
 }
 
 impl Listed {
+    pub fn id(&self) -> &str {
+        match self {
+            Listed::Readable(c) => c.id(),
+            Listed::Damaged(_, r) => &r.id,
+        }
+    }
+
     pub fn oci_state(&self) -> state::OciState {
         match self {
             Listed::Readable(c) => c.oci_state(),
