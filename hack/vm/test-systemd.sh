@@ -16,8 +16,16 @@ mkdir -p target/vm
 cat >target/vm/systemd.sh <<SH
 echo "systemd \$(systemctl --version | head -1), cgroup: \$(stat -fc %T /sys/fs/cgroup)"
 export CORRAL_SKIP_LOG=/tmp/skipped-tests
+# A watchdog: if the tests still run after 5 minutes (they take under one), show who is
+# waiting on what before the VM's own timeout ends the boot (one v1 boot hung once, with two
+# tests in flight and nothing else to go on).
+( sleep 300; echo "== tests still running after 300 s: process tree and systemd's jobs"
+  ps -eo pid,ppid,stat,etime,wchan:20,args --forest | grep -v ' \\[' | tail -60
+  systemctl list-jobs --no-pager ) &
+watchdog=\$!
 $tests --test-threads 2
 status=\$?
+kill \$watchdog 2>/dev/null
 echo "== tests skipped: \$(cat \$CORRAL_SKIP_LOG 2>/dev/null | wc -l)"
 cat \$CORRAL_SKIP_LOG 2>/dev/null
 # The Kubernetes path on a systemd host: the CRI lane with both cgroup drivers (on v2; the
