@@ -240,19 +240,15 @@ fn update_changes_limits_like_runc() {
             cg_file(rt, id, "cpu", pick("cpu.shares", "cpu.weight")),
             cg_file(rt, id, "cpu", pick("cpu.cfs_quota_us", "cpu.max")),
         ];
-        let mut c = rt.cmd();
-        c.args(["update", "-r", "-", id]);
-        c.stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null());
-        let mut child = c.spawn().unwrap();
-        std::io::Write::write_all(
-            child.stdin.as_mut().unwrap(),
-            br#"{"memory": {"limit": 100663296}, "pids": {"limit": 77}}"#,
-        )
-        .unwrap();
-        drop(child.stdin.take());
-        assert!(child.wait().unwrap().success(), "{}", rt.name);
+        assert!(
+            update_from_stdin(
+                rt,
+                id,
+                br#"{"memory": {"limit": 100663296}, "pids": {"limit": 77}}"#
+            ),
+            "{}",
+            rt.name
+        );
         let after_json = [
             cg_file(rt, id, "memory", mem),
             cg_file(rt, id, "pids", "pids.max"),

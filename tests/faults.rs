@@ -160,6 +160,17 @@ fn delete_force_removes_a_container_whose_state_file_is_corrupt() {
     assert_eq!(results[1].1, (true, false, false, false), "runc 1.1.5");
 }
 
+/// Writes the intact state file back when a failing test unwinds, if its dir still exists.
+struct RestoreOnFailure(std::path::PathBuf, Vec<u8>);
+
+impl Drop for RestoreOnFailure {
+    fn drop(&mut self) {
+        if std::thread::panicking() && self.0.parent().is_some_and(|d| d.exists()) {
+            let _ = std::fs::write(&self.0, &self.1);
+        }
+    }
+}
+
 /// Issue 23: a container is never lost. With its state file truncated, half written or
 /// garbage (a crash, a full disk), `list` still shows it (status `damaged`, its init's pid)
 /// and `delete --force` kills its processes and removes its cgroups through the recovery
@@ -186,6 +197,9 @@ fn a_container_whose_state_file_is_damaged_is_still_found_and_removed() {
         }
         let state_file = rt.root.path().join(&id).join("state.json");
         let text = std::fs::read(&state_file).unwrap();
+        // Dropped before the guard: if an assertion fails, the intact file comes back so the
+        // guard's delete can still stop the container and remove its cgroups.
+        let _restore = RestoreOnFailure(state_file.clone(), text.clone());
         std::fs::write(&state_file, damage(&text)).unwrap();
 
         let list: serde_json::Value =

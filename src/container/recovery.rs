@@ -7,9 +7,8 @@
 
 use super::state::{OciState, ProcessId, State};
 use crate::cgroups::Cgroup;
-use crate::error::{Context, Error, Result, at};
+use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub const RECOVERY_FILE: &str = "recovery.json";
@@ -42,21 +41,9 @@ impl Recovery {
 
     /// tmp + rename, as the state file.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join(format!(".{RECOVERY_FILE}.tmp"));
         let data = serde_json::to_vec(self)
             .map_err(|e| Error::other(format!("encode recovery record: {e}")))?;
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .ctx(|| at("create", &tmp))?;
-            f.write_all(&data).ctx(|| at("write", &tmp))?;
-        }
-        std::fs::rename(&tmp, dir.join(RECOVERY_FILE)).ctx(|| at("rename into place", &tmp))
+        super::state::write_atomically(dir, RECOVERY_FILE, &data)
     }
 
     /// The record of the container in `dir`, if it has a readable one.

@@ -213,21 +213,9 @@ impl State {
     /// the state describes processes, which a power loss ends anyway, and the state root is
     /// normally a tmpfs (/run); on a disk-backed root the fsyncs were 1-3 ms of every create.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join(format!(".{STATE_FILE}.tmp"));
         let data =
             serde_json::to_vec(self).map_err(|e| Error::other(format!("encode state: {e}")))?;
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .ctx(|| at("create", &tmp))?;
-            f.write_all(&data).ctx(|| at("write", &tmp))?;
-        }
-        std::fs::rename(&tmp, dir.join(STATE_FILE)).ctx(|| at("rename into place", &tmp))
+        write_atomically(dir, STATE_FILE, &data)
     }
 
     /// The state as the OCI spec (and runc) print it.
@@ -260,6 +248,24 @@ pub fn now_rfc3339_nano() -> String {
     }
     let frac = format!("{nanos:09}");
     format!("{base}.{}Z", frac.trim_end_matches('0'))
+}
+
+/// `dir/name` written as tmp + rename (mode 0600): readers see the old or the new file, never
+/// a torn one.
+pub fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> Result<()> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)
+            .ctx(|| at("create", &tmp))?;
+        f.write_all(data).ctx(|| at("write", &tmp))?;
+    }
+    std::fs::rename(&tmp, dir.join(name)).ctx(|| at("rename into place", &tmp))
 }
 
 #[cfg(test)]
