@@ -24,11 +24,11 @@ function __fish_corral_using_subcommand
     contains -- $cmd[1] $argv
 end
 
-complete -c corral -n "__fish_corral_needs_command" -l root -d 'Root directory for storage of container state (tmpfs recommended)' -r -F
+complete -c corral -n "__fish_corral_needs_command" -l root -d 'Root directory for storage of container state (tmpfs recommended) [default: /run/corral, or $XDG_RUNTIME_DIR/corral for an unprivileged user]' -r -F
 complete -c corral -n "__fish_corral_needs_command" -l log -d 'Write log lines to this file instead of stderr' -r -F
 complete -c corral -n "__fish_corral_needs_command" -l log-format -d 'Log format: text or json' -r -f -a "text\t''
 json\t''"
-complete -c corral -n "__fish_corral_needs_command" -l rootless -d 'Rootless mode: auto, true or false' -r
+complete -c corral -n "__fish_corral_needs_command" -l rootless -d 'Rootless mode: auto, true or false. auto (the default) is rootless when corral runs as an unprivileged user, or as root of a user namespace that is not the host\'s' -r
 complete -c corral -n "__fish_corral_needs_command" -l criu -d 'Path to the criu binary, for checkpoint and restore' -r -F
 complete -c corral -n "__fish_corral_needs_command" -l debug -d 'Enable debug logging'
 complete -c corral -n "__fish_corral_needs_command" -l systemd-cgroup -d 'Use the systemd cgroup driver: the container\'s cgroup is a transient systemd unit, and linux.cgroupsPath reads "slice:prefix:name"'

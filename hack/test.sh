@@ -12,6 +12,8 @@ command -v python3 >/dev/null || need+=(python3)
 dpkg -s libseccomp-dev >/dev/null 2>&1 || need+=(libseccomp-dev)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v unshare >/dev/null || need+=(util-linux)
+# Rootless tests: several id ranges go through the setuid newuidmap/newgidmap.
+command -v newuidmap >/dev/null || need+=(uidmap)
 # apparmor_parser loads the AppArmor test profile in the v2 VM, whose kernel has AppArmor on.
 command -v apparmor_parser >/dev/null || need+=(apparmor)
 # The SELinux lane boots the VM with SELinux: it loads this policy with load_policy.

@@ -450,6 +450,28 @@ fn spec_writes_a_config_both_runtimes_run() {
     assert_same(&results);
 }
 
+/// `spec` writes runc's default config, field for field but the version and hostname: on a
+/// cgroup v2 host that includes a cgroup namespace (corral's used to lack it there).
+#[test]
+fn spec_writes_runcs_default_config() {
+    let configs: Vec<Value> = Runtime::both()
+        .iter()
+        .map(|rt| {
+            let b = tempfile::tempdir().unwrap();
+            let out = rt.run(&["spec", "--bundle", b.path().to_str().unwrap()]);
+            assert!(out.status.success(), "{}", rt.name);
+            let mut v: Value =
+                serde_json::from_slice(&std::fs::read(b.path().join("config.json")).unwrap())
+                    .unwrap();
+            for k in ["ociVersion", "hostname"] {
+                v.as_object_mut().unwrap().remove(k);
+            }
+            v
+        })
+        .collect();
+    assert_eq!(configs[0], configs[1], "corral spec differs from runc spec");
+}
+
 #[test]
 fn features_lists_only_what_corral_supports() {
     let f: Value = serde_json::from_str(&Runtime::corral().ok(&["features"])).unwrap();

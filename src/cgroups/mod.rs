@@ -175,6 +175,11 @@ pub struct Cgroup {
     /// The systemd unit that owns the cgroup (`--systemd-cgroup`); None under cgroupfs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub systemd: Option<SystemdUnit>,
+    /// A rootless container (`--rootless`): `paths` holds only the hierarchies delegated
+    /// to the user (possibly none), and device rules are not applied. The init reads it,
+    /// too: a rootless init has no say over the host's mounts or its own /proc files.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub rootless: bool,
 }
 
 /// Who makes and removes a container's cgroup.
@@ -242,6 +247,56 @@ impl Cgroup {
                 Cgroup::at(id, Some(&inner), Some(unit))
             }
         }
+    }
+
+    /// Rootless mode: keeps the hierarchies the caller may place a process in, as a user
+    /// whose systemd session delegates a cgroup v2 subtree can, and drops the rest; what is
+    /// left may be nothing. The kernel lets an unprivileged process move a process into a
+    /// cgroup when it can write that cgroup's `cgroup.procs` (or create it) and the
+    /// `cgroup.procs` of the closest ancestor it shares with the caller's own cgroup. Nothing
+    /// is created here. A `linux.cgroupsPath` the user asked for must be usable somewhere.
+    pub fn keep_delegated(&mut self, explicit_path: bool) -> Result<()> {
+        self.rootless = true;
+        if self.systemd.is_some() {
+            return Err(Error::config(
+                "--systemd-cgroup",
+                "rootless containers with the systemd driver (the user's systemd instance) \
+                 are not supported yet; use the cgroupfs driver with a delegated cgroup",
+            ));
+        }
+        let hs = host_hierarchies()?;
+        let own = own_cgroups(
+            &std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?,
+        );
+        let wanted = std::mem::take(&mut self.paths);
+        for (key, dir) in wanted {
+            let Some(h) = hs.iter().find(|h| h.key() == key) else {
+                continue;
+            };
+            let caller = own.get(&key).map(|p| {
+                let rel = p.strip_prefix(&h.mount_root).unwrap_or(p);
+                h.mount_point.join(rel.strip_prefix("/").unwrap_or(rel))
+            });
+            if delegated(&dir, caller.as_deref()) {
+                self.paths.insert(key, dir);
+            }
+        }
+        if self.paths.is_empty() && explicit_path {
+            return Err(Error::config(
+                "linux.cgroupsPath",
+                format!(
+                    "{}: rootless, and no cgroup hierarchy there is delegated to this user \
+                     (a cgroup v2 subtree the user owns, holding the caller's own cgroup)",
+                    self.inner.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// No hierarchy at all: a rootless container without delegation.
+    pub fn is_none(&self) -> bool {
+        self.paths.is_empty() && self.systemd.is_none()
     }
 
     fn at(id: &str, cgroups_path: Option<&Path>, systemd: Option<SystemdUnit>) -> Result<Cgroup> {
@@ -363,7 +418,12 @@ impl Cgroup {
                 .map(|c| format!("+{c}"))
                 .collect();
             if !enable.is_empty() {
-                write_file(&level.join("cgroup.subtree_control"), &enable.join(" "))?;
+                let written = write_file(&level.join("cgroup.subtree_control"), &enable.join(" "));
+                // Rootless: the levels above the delegated subtree are root's, and enable
+                // what they enable; a limit that needs more names itself when written.
+                if !self.rootless {
+                    written?;
+                }
             }
             level.push(comp);
         }
@@ -393,7 +453,11 @@ impl Cgroup {
                 ],
             )?;
         }
-        if let Some(dir) = self.v1_dir("devices") {
+        if self.rootless {
+            // A user namespace cannot make device nodes, and its bind-mounted host nodes
+            // keep the host's permissions; the device controller is root's (runc ignores
+            // it rootless, too).
+        } else if let Some(dir) = self.v1_dir("devices") {
             devices::apply_v1(dir, rules)?;
         } else if let Some(dir) = self.v2_only_dir() {
             devices::apply_v2(dir, rules)?;
@@ -606,6 +670,39 @@ impl Cgroup {
             None => Ok(()),
         }
     }
+}
+
+/// Whether an unprivileged caller whose own cgroup is `caller` can put a process into `dir`
+/// (see [`Cgroup::keep_delegated`]).
+fn delegated(dir: &Path, caller: Option<&Path>) -> bool {
+    let writable = |p: &Path| {
+        nix::unistd::faccessat(
+            nix::fcntl::AT_FDCWD,
+            p,
+            nix::unistd::AccessFlags::W_OK,
+            nix::fcntl::AtFlags::AT_EACCESS,
+        )
+        .is_ok()
+    };
+    let target_ok = if dir.exists() {
+        writable(&dir.join("cgroup.procs"))
+    } else {
+        // Made by us, so ours: the nearest existing ancestor must let us mkdir.
+        dir.ancestors()
+            .skip(1)
+            .find(|a| a.exists())
+            .is_some_and(writable)
+    };
+    let Some(caller) = caller else {
+        return false;
+    };
+    let common: PathBuf = dir
+        .components()
+        .zip(caller.components())
+        .take_while(|(a, b)| a == b)
+        .map(|(a, _)| a)
+        .collect();
+    target_ok && writable(&common.join("cgroup.procs"))
 }
 
 /// Removes `dir` and any cgroups made below it (by `exec --cgroup` or by the container

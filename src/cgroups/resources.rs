@@ -22,13 +22,6 @@ fn set(dir: &Path, file: &str, value: &str, field: &str) -> Result<()> {
         .map_err(|e| Error::config(format!("linux.resources.{field}"), e.to_string()))
 }
 
-fn missing(field: &str, what: &str) -> Error {
-    Error::config(
-        format!("linux.resources.{field}"),
-        format!("this host has no {what}"),
-    )
-}
-
 /// A line of `rdma.max`: `mlx4_0 hca_handle=2 hca_object=2000`.
 fn rdma_max_line(dev: &str, limit: &LinuxRdma) -> String {
     let mut value = dev.to_string();
@@ -42,6 +35,19 @@ fn rdma_max_line(dev: &str, limit: &LinuxRdma) -> String {
 }
 
 impl Cgroup {
+    /// A limit whose controller the container's cgroup lacks.
+    fn missing(&self, field: &str, what: &str) -> Error {
+        let why = if self.rootless {
+            format!(
+                "rootless, and no cgroup delegated to this user has the {what} (delegate a \
+                 cgroup v2 subtree with it, or leave the limit out)"
+            )
+        } else {
+            format!("this host has no {what}")
+        };
+        Error::config(format!("linux.resources.{field}"), why)
+    }
+
     fn v1(&self, controller: &str) -> Option<&Path> {
         self.v1_dir(controller)
     }
@@ -110,7 +116,7 @@ impl Cgroup {
         let value = pids_max(p.limit());
         let dir = self
             .dir_for("pids")
-            .ok_or_else(|| missing("pids", "pids controller"))?;
+            .ok_or_else(|| self.missing("pids", "pids controller"))?;
         set(dir, "pids.max", &value, "pids.limit")
     }
 
@@ -134,7 +140,7 @@ impl Cgroup {
                     field,
                 )
             }
-            _ => Err(missing(field, "hugetlb controller")),
+            _ => Err(self.missing(field, "hugetlb controller")),
         }
     }
 
@@ -143,13 +149,13 @@ impl Cgroup {
         if let Some(id) = n.class_id() {
             let dir = self
                 .v1("net_cls")
-                .ok_or_else(|| missing("network.classID", "net_cls controller"))?;
+                .ok_or_else(|| self.missing("network.classID", "net_cls controller"))?;
             set(dir, "net_cls.classid", &id.to_string(), "network.classID")?;
         }
         for p in n.priorities().as_deref().unwrap_or_default() {
             let dir = self
                 .v1("net_prio")
-                .ok_or_else(|| missing("network.priorities", "net_prio controller"))?;
+                .ok_or_else(|| self.missing("network.priorities", "net_prio controller"))?;
             set(
                 dir,
                 "net_prio.ifpriomap",
@@ -163,7 +169,7 @@ impl Cgroup {
     fn apply_rdma(&self, dev: &str, limit: &LinuxRdma) -> Result<()> {
         let dir = self
             .dir_for("rdma")
-            .ok_or_else(|| missing("rdma", "rdma controller"))?;
+            .ok_or_else(|| self.missing("rdma", "rdma controller"))?;
         set(
             dir,
             "rdma.max",
@@ -205,7 +211,7 @@ impl Cgroup {
         }
         let dir = self
             .v1("memory")
-            .ok_or_else(|| missing("memory", "memory controller"))?;
+            .ok_or_else(|| self.missing("memory", "memory controller"))?;
         let limit = m.limit();
         match (limit, m.swap()) {
             (limit, Some(swap)) => {
@@ -274,7 +280,7 @@ impl Cgroup {
     fn apply_memory_v2(&self, m: &LinuxMemory) -> Result<()> {
         let dir = self
             .unified()
-            .ok_or_else(|| missing("memory", "memory controller"))?;
+            .ok_or_else(|| self.missing("memory", "memory controller"))?;
         let max = |v: i64| {
             if v < 0 {
                 "max".to_string()
@@ -322,7 +328,7 @@ impl Cgroup {
         let cpuset = self.dir_for("cpuset");
         if let Some(cpus) = c.cpus().as_deref().filter(|s| !s.is_empty()) {
             set(
-                cpuset.ok_or_else(|| missing("cpu.cpus", "cpuset controller"))?,
+                cpuset.ok_or_else(|| self.missing("cpu.cpus", "cpuset controller"))?,
                 "cpuset.cpus",
                 cpus,
                 "cpu.cpus",
@@ -330,7 +336,7 @@ impl Cgroup {
         }
         if let Some(mems) = c.mems().as_deref().filter(|s| !s.is_empty()) {
             set(
-                cpuset.ok_or_else(|| missing("cpu.mems", "cpuset controller"))?,
+                cpuset.ok_or_else(|| self.missing("cpu.mems", "cpuset controller"))?,
                 "cpuset.mems",
                 mems,
                 "cpu.mems",
@@ -351,7 +357,7 @@ impl Cgroup {
         }
         let dir = self
             .v1("cpu")
-            .ok_or_else(|| missing("cpu", "cpu controller"))?;
+            .ok_or_else(|| self.missing("cpu", "cpu controller"))?;
         if let Some(s) = c.shares() {
             set(dir, "cpu.shares", &s.to_string(), "cpu.shares")?;
         }
@@ -445,7 +451,7 @@ impl Cgroup {
 
     fn apply_block_io(&self, b: &LinuxBlockIo) -> Result<()> {
         let dir = self.dir_for("blkio");
-        let dir = dir.ok_or_else(|| missing("blockIO", "blkio/io controller"))?;
+        let dir = dir.ok_or_else(|| self.missing("blockIO", "blkio/io controller"))?;
         if let Some(w) = b.weight() {
             self.set_io_weight(dir, w)?;
         }
@@ -552,10 +558,7 @@ impl Cgroup {
                 return set(dir, file, &w.to_string(), field);
             }
         }
-        Err(missing(
-            field,
-            "blkio weight file (no CFQ or BFQ I/O scheduler)",
-        ))
+        Err(self.missing(field, "blkio weight file (no CFQ or BFQ I/O scheduler)"))
     }
 }
 

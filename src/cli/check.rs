@@ -178,7 +178,7 @@ fn rootless() -> Vec<Check> {
                 "user.max_user_namespaces = {}",
                 max.as_deref().unwrap_or("unreadable")
             ),
-            "user namespaces for unprivileged users (rootless mode is not implemented yet)",
+            "rootless containers (an unprivileged user needs its own user namespace)",
             false,
         ),
         check(

@@ -45,6 +45,7 @@ impl CommonCreate {
             preserve_fds: self.preserve_fds,
             own_console: false,
             systemd_cgroup: g.systemd_cgroup,
+            rootless: g.rootless()?,
         })
     }
 }

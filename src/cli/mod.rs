@@ -40,9 +40,10 @@ pub struct Cli {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct GlobalOptions {
-    /// Root directory for storage of container state (tmpfs recommended)
-    #[arg(long, default_value = "/run/corral")]
-    pub root: PathBuf,
+    /// Root directory for storage of container state (tmpfs recommended) [default:
+    /// /run/corral, or $XDG_RUNTIME_DIR/corral for an unprivileged user]
+    #[arg(long)]
+    pub root: Option<PathBuf>,
     /// Write log lines to this file instead of stderr
     #[arg(long)]
     pub log: Option<PathBuf>,
@@ -56,7 +57,8 @@ pub struct GlobalOptions {
     /// linux.cgroupsPath reads "slice:prefix:name"
     #[arg(long = "systemd-cgroup")]
     pub systemd_cgroup: bool,
-    /// Rootless mode: auto, true or false
+    /// Rootless mode: auto, true or false. auto (the default) is rootless when corral runs
+    /// as an unprivileged user, or as root of a user namespace that is not the host's
     #[arg(long, default_value = "auto")]
     pub rootless: String,
     /// Path to the criu binary, for checkpoint and restore
@@ -184,23 +186,80 @@ pub fn version_text() -> String {
     )
 }
 
+/// The state root when `--root` is not given: root's, or the user's runtime dir.
+const DEFAULT_ROOT: &str = "/run/corral";
+
 impl GlobalOptions {
     /// Flags that change how every command works are checked before any command runs.
     pub fn check(&self) -> Result<()> {
         match self.rootless.as_str() {
-            "auto" | "false" => {}
-            "true" => bail!("--rootless=true: rootless containers are not supported yet"),
+            "auto" | "true" | "false" => Ok(()),
             other => bail!("--rootless: invalid value {other:?} (want auto, true or false)"),
         }
-        if nix::unistd::geteuid().as_raw() != 0 {
-            bail!("corral must run as root (rootless mode is not supported yet)");
+    }
+
+    /// Whether this is a rootless run (`--rootless`, runc's rule for auto): the caller is
+    /// not root, or is root only inside a user namespace. Rootless mode uses the cgroups
+    /// it can write and runs without the rest, and writes id maps as an unprivileged user.
+    pub fn rootless(&self) -> Result<bool> {
+        match self.rootless.as_str() {
+            "auto" => Ok(!nix::unistd::geteuid().is_root() || in_user_namespace()),
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => bail!("--rootless: invalid value {other:?} (want auto, true or false)"),
         }
-        Ok(())
+    }
+
+    /// `--root`, or the default: `$XDG_RUNTIME_DIR/corral` for an unprivileged user (and
+    /// for root of a user namespace, unless `USER` says root), as runc does, made 0700 with
+    /// the sticky bit so the session's cleaner leaves it alone.
+    pub fn root_dir(&self) -> Result<PathBuf> {
+        if let Some(root) = &self.root {
+            return Ok(root.clone());
+        }
+        let xdg = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty());
+        let Some(xdg) = xdg.filter(|_| honors_xdg_runtime_dir()) else {
+            return Ok(PathBuf::from(DEFAULT_ROOT));
+        };
+        let root = PathBuf::from(xdg).join("corral");
+        make_user_root(&root)?;
+        Ok(root)
     }
 
     pub fn state_root(&self) -> Result<StateRoot> {
-        Ok(StateRoot::open(&self.root)?)
+        Ok(StateRoot::open(&self.root_dir()?)?)
     }
+}
+
+/// Whether we run in a user namespace other than the host's (its uid_map is not the
+/// identity map of every id).
+fn in_user_namespace() -> bool {
+    std::fs::read_to_string("/proc/self/uid_map")
+        .is_ok_and(|m| m.split_whitespace().collect::<Vec<_>>() != ["0", "0", "4294967295"])
+}
+
+fn honors_xdg_runtime_dir() -> bool {
+    if !nix::unistd::geteuid().is_root() {
+        return true;
+    }
+    in_user_namespace() && std::env::var("USER").map_or(true, |u| u != "root")
+}
+
+fn make_user_root(root: &std::path::Path) -> Result<()> {
+    use anyhow::Context;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(root)
+        .with_context(|| {
+            format!(
+                "create {} (the directory in $XDG_RUNTIME_DIR must be writable by the user)",
+                root.display()
+            )
+        })?;
+    std::fs::set_permissions(root, std::fs::Permissions::from_mode(0o1700))
+        .with_context(|| format!("chmod {}", root.display()))
 }
 
 /// Writes a command's output to stdout. A reader that has gone (`corral list | head -1`) ends
@@ -327,7 +386,7 @@ mod tests {
             "state",
             "x",
         ]);
-        assert_eq!(c.global.root, PathBuf::from("/r"));
+        assert_eq!(c.global.root, Some(PathBuf::from("/r")));
         assert_eq!(c.global.log_format, LogFormat::Json);
         assert!(matches!(c.command, Some(Command::State(_))));
     }

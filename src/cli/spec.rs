@@ -36,6 +36,18 @@ fn caps() -> Value {
 /// The default config: a shell on a terminal, the namespaces, mounts, masked and read-only
 /// paths that runc's default has, so the same file runs under both runtimes.
 pub fn default_spec() -> Value {
+    let mut s = base_spec();
+    // runc gives a container on a cgroup v2 host its own cgroup namespace (after mount).
+    if crate::cgroups::layout_of(&crate::cgroups::host_hierarchies().unwrap_or_default())
+        == crate::cgroups::Layout::V2
+        && let Some(ns) = s["linux"]["namespaces"].as_array_mut()
+    {
+        ns.push(json!({"type": "cgroup"}));
+    }
+    s
+}
+
+fn base_spec() -> Value {
     json!({
         "ociVersion": crate::spec::OCI_VERSION,
         "process": {
@@ -84,32 +96,32 @@ pub fn default_spec() -> Value {
     })
 }
 
-/// The default with a user namespace mapping the caller to root, no network namespace and
-/// the host's /sys bound (sysfs cannot be mounted without owning a network namespace).
+/// The default made rootless as runc's `spec --rootless` makes it: a user namespace mapping
+/// the caller's effective uid and gid to root and no network namespace, /sys bound from the
+/// host in its place (sysfs cannot be mounted without owning a network namespace), no
+/// `uid=`/`gid=` mount options (ids the single mapping lacks) and no resources.
 pub fn rootless_spec() -> Value {
     let mut s = default_spec();
-    let uid = nix::unistd::getuid().as_raw();
-    let gid = nix::unistd::getgid().as_raw();
-    s["linux"]["namespaces"] = json!([
-        {"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}
-    ]);
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
+    if let Some(ns) = s["linux"]["namespaces"].as_array_mut() {
+        ns.retain(|n| n["type"] != "network" && n["type"] != "user");
+        ns.push(json!({"type": "user"}));
+    }
     s["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": uid, "size": 1}]);
     s["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": gid, "size": 1}]);
-    s["linux"]
-        .as_object_mut()
-        .expect("object")
-        .remove("resources");
-    let mounts = s["mounts"].as_array_mut().expect("array");
-    mounts.retain(|m| m["destination"] != "/sys/fs/cgroup" && m["destination"] != "/sys");
-    mounts.push(
-        json!({"destination": "/sys", "type": "none", "source": "/sys",
-        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}),
-    );
-    for m in mounts.iter_mut() {
-        if m["destination"] == "/dev/pts"
-            && let Some(opts) = m["options"].as_array_mut()
-        {
-            opts.retain(|o| o != "gid=5");
+    if let Some(linux) = s["linux"].as_object_mut() {
+        linux.remove("resources");
+    }
+    for m in s["mounts"].as_array_mut().into_iter().flatten() {
+        if m["destination"] == "/sys" {
+            *m = json!({"destination": "/sys", "type": "none", "source": "/sys",
+                        "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+        } else if let Some(opts) = m.get_mut("options").and_then(Value::as_array_mut) {
+            opts.retain(|o| {
+                let o = o.as_str().unwrap_or_default();
+                !o.starts_with("uid=") && !o.starts_with("gid=")
+            });
         }
     }
     s

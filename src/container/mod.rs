@@ -3,6 +3,7 @@
 //! Creating a container is the launch pipeline's job (`crate::launch`).
 
 pub mod id;
+mod processes;
 pub mod recovery;
 pub mod state;
 
@@ -16,6 +17,10 @@ use nix::fcntl::{Flock, FlockArg};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+/// What a command that needs the container's cgroup says when it has none.
+const NO_CGROUP: &str = "the container has no cgroup (rootless, and no cgroup is delegated \
+                         to this user)";
 
 /// The `--root` directory holding one state directory per container.
 #[derive(Clone, Debug)]
@@ -217,6 +222,9 @@ impl Container {
             Status::Paused => return Err(Error::state("container already paused")),
             _ => return Err(Error::state("container not running")),
         }
+        if self.state.cgroup.is_none() {
+            return Err(Error::state(NO_CGROUP));
+        }
         if !self.state.cgroup.can_freeze() {
             return Err(Error::state(
                 "this host has no cgroup freezer for the container",
@@ -237,6 +245,12 @@ impl Container {
     pub fn pids(&self) -> Result<Vec<i32>> {
         if self.status() == Status::Stopped {
             return Ok(Vec::new());
+        }
+        if self.state.cgroup.is_none() {
+            return Ok(processes::without_cgroup(
+                &self.state.spec,
+                &self.state.init,
+            ));
         }
         Ok(self.state.cgroup.pids())
     }
@@ -296,6 +310,9 @@ impl Container {
         if self.status() == Status::Stopped {
             return Err(Error::state("container not running"));
         }
+        if all && self.state.cgroup.is_none() {
+            return self.signal_each(sig);
+        }
         if all {
             return self.state.cgroup.signal_all(sig);
         }
@@ -324,7 +341,25 @@ impl Container {
         self.destroy()
     }
 
+    /// `kill --all` without a cgroup: each process found in the container's pid namespace.
+    /// Nothing holds them still meanwhile (no freezer); a child forked during the loop is
+    /// missed, but SIGKILL of the init ends the whole namespace anyway.
+    fn signal_each(&self, sig: i32) -> Result<()> {
+        for pid in processes::without_cgroup(&self.state.spec, &self.state.init) {
+            match crate::syscall::kill_raw(pid, sig) {
+                Err(e) if e.raw_os_error() != Some(libc::ESRCH) => {
+                    return Err(e).ctx(|| format!("signal pid {pid}"));
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
     fn kill_and_wait(&self) -> Result<()> {
+        if self.state.cgroup.is_none() {
+            let _ = self.signal_each(libc::SIGKILL);
+        }
         // A paused container gets SIGKILL queued and is thawed by signal_all, so it dies.
         let _ = self.state.cgroup.signal_all(libc::SIGKILL);
         let _ = self.state.init.signal(libc::SIGKILL);

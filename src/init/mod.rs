@@ -109,7 +109,8 @@ fn stage2_main(
     }
 }
 
-/// Bind sources cloned now, while the init is still the host's root
+/// Bind sources cloned now, while the init is still the host's root (a rootless init has
+/// none: it is not root)
 /// ([`crate::rootfs::clone_bind_sources`]): every bind of a container with a user namespace,
 /// and idmapped binds of any container.
 fn clone_binds_as_host_root(cfg: &InitConfig) -> Result<Vec<Option<std::os::fd::OwnedFd>>> {
@@ -123,6 +124,12 @@ fn clone_binds_as_host_root(cfg: &InitConfig) -> Result<Vec<Option<std::os::fd::
                 .any(|n| n.typ() == oci_spec::runtime::LinuxNamespaceType::User)
         });
     if !user_ns && !crate::rootfs::has_idmapped_mounts(&cfg.spec) {
+        return Ok(Vec::new());
+    }
+    // A rootless caller has no power over the host's mounts (cloning one needs
+    // CAP_SYS_ADMIN where they live): its binds are made inside the user namespace, as
+    // runc's are.
+    if cfg.cgroup.rootless {
         return Ok(Vec::new());
     }
     crate::rootfs::clone_bind_sources(&cfg.spec, &cfg.bundle, user_ns)

@@ -74,11 +74,20 @@ fn join_existing(namespaces: &[LinuxNamespace]) -> Result<()> {
 }
 
 fn create_user_namespace(cfg: &InitConfig, chan: &mut Channel) -> Result<()> {
-    nix::sched::unshare(CloneFlags::CLONE_NEWUSER).ctx(|| "unshare user namespace")?;
+    let unprivileged = cfg.cgroup.rootless;
+    nix::sched::unshare(CloneFlags::CLONE_NEWUSER).map_err(user_namespace_refused)?;
+    // A non-dumpable process's /proc files belong to root: an unprivileged parent could not
+    // open our uid_map. Dumpable only while it writes them, with nothing else in here yet.
+    if unprivileged {
+        nix::sys::prctl::set_dumpable(true).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
+    }
     send(chan, &FromInit::NeedIdMaps)?;
     match recv(chan)? {
         ToInit::IdMapsWritten => {}
         other => return Err(Error::other(format!("expected id maps, got {other:?}"))),
+    }
+    if unprivileged {
+        nix::sys::prctl::set_dumpable(false).ctx(|| "prctl(PR_SET_DUMPABLE)")?;
     }
     // Become root of the new namespace when root is mapped, as the rest of set-up expects.
     let linux = cfg.spec.linux().as_ref();
@@ -96,6 +105,24 @@ fn create_user_namespace(cfg: &InitConfig, chan: &mut Channel) -> Result<()> {
         nix::unistd::setresuid(u, u, u).ctx(|| "setresuid(0) in user namespace")?;
     }
     Ok(())
+}
+
+/// Why the kernel would not make a user namespace, with what to change.
+fn user_namespace_refused(e: nix::errno::Errno) -> Error {
+    let max = std::fs::read_to_string("/proc/sys/user/max_user_namespaces").unwrap_or_default();
+    let hint = match e {
+        nix::errno::Errno::ENOSPC if max.trim() == "0" => {
+            ": user namespaces are disabled (user.max_user_namespaces = 0)"
+        }
+        nix::errno::Errno::ENOSPC => ": too many user namespaces (user.max_user_namespaces)",
+        nix::errno::Errno::EPERM => {
+            ": unprivileged user namespaces are not allowed here \
+             (kernel.unprivileged_userns_clone, kernel.apparmor_restrict_unprivileged_userns, \
+             or a seccomp filter of the caller)"
+        }
+        _ => "",
+    };
+    Error::other(format!("unshare user namespace: {e}{hint}"))
 }
 
 /// Offsets must be written before the first process enters the new time namespace, which

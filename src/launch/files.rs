@@ -41,7 +41,8 @@ pub(crate) fn make_exec_fifo(dir: &Path) -> Result<OwnedFd> {
     .ctx(|| at("open", &path))
 }
 
-pub(crate) fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
+/// The id maps of the init's new user namespace; rootless, as an unprivileged user can.
+pub(crate) fn write_id_maps(pid: i32, spec: &Spec, rootless: bool) -> Result<()> {
     let linux = spec.linux().as_ref();
     let uid = linux
         .and_then(|l| l.uid_mappings().clone())
@@ -49,6 +50,9 @@ pub(crate) fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let gid = linux
         .and_then(|l| l.gid_mappings().clone())
         .unwrap_or_default();
+    if rootless {
+        return super::rootless::write_id_maps(pid, &uid, &gid);
+    }
     write_map(&format!("/proc/{pid}/uid_map"), &uid)?;
     write_map(&format!("/proc/{pid}/gid_map"), &gid)
 }

@@ -18,6 +18,7 @@ mod files;
 mod netdev;
 mod pidfd;
 mod placement;
+mod rootless;
 mod sealed;
 mod spawn;
 
@@ -59,6 +60,9 @@ pub struct CreateOptions {
     pub own_console: bool,
     /// `--systemd-cgroup`: the cgroup is a transient systemd unit.
     pub systemd_cgroup: bool,
+    /// `--rootless`: the cgroups the caller cannot write are left out, and id maps are
+    /// written as an unprivileged user.
+    pub rootless: bool,
 }
 
 /// A process `create` or `exec` started and committed.
@@ -92,7 +96,14 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     } else {
         Driver::Cgroupfs
     };
-    let cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref(), driver)?;
+    let mut cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref(), driver)?;
+    if opts.rootless {
+        rootless::check_config(&bundle.spec)?;
+        let explicit = cgroups_path
+            .as_ref()
+            .is_some_and(|p| !p.as_os_str().is_empty());
+        cgroup.keep_delegated(explicit)?;
+    }
     let resources = bundle
         .spec
         .linux()
@@ -152,6 +163,13 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     span.step("init spawned in its cgroup");
 
     cgroup.apply(resources.as_ref())?;
+    if cgroup.rootless && cgroup.is_none() {
+        // Once the config is known to need no limits (a limit is an error by now).
+        log::warn(
+            "rootless: no cgroup is delegated to this user; the container runs without \
+             cgroup limits (pause, update and stats need one)",
+        );
+    }
     span.step("cgroup placed");
 
     let inherited = &init.inherited;
@@ -220,7 +238,8 @@ impl ParentSide for Creating<'_> {
     }
 
     fn write_id_maps(&mut self, stage1_pid: i32) -> Result<()> {
-        files::write_id_maps(stage1_pid, &self.state.spec)
+        let rootless = self.state.cgroup.rootless;
+        files::write_id_maps(stage1_pid, &self.state.spec, rootless)
     }
 
     fn run_hooks(&mut self) -> Result<()> {

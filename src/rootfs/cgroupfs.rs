@@ -54,11 +54,14 @@ fn mount_cgroup2(
         None::<&str>,
     ) {
         Ok(()) => finish(&reopen_new_mount(root, dest, &target)?, opts),
-        // A user namespace without its own cgroup namespace may not mount cgroup2; runc
-        // then binds the container's own cgroup directory, and so do we.
-        Err(e @ nix::errno::Errno::EPERM) => {
+        // A user namespace without its own cgroup namespace may not mount cgroup2 (EPERM, or
+        // EBUSY when the kernel sees the host's cgroup2 already mounted); runc binds instead:
+        // the container's own cgroup directory, or, rootless without one, the host's
+        // hierarchy (read-only in runc's rootless config, and no more than the user sees).
+        Err(e @ (nix::errno::Errno::EPERM | nix::errno::Errno::EBUSY)) => {
             let dir = cg
                 .unified_dir()
+                .or_else(|| cg.rootless.then_some(cg.unified_mount.as_deref()).flatten())
                 .ok_or_else(|| io_err("mount cgroup2 (and no cgroup directory to bind)", e))?;
             bind_at(root, dest, dir, flags)
         }
