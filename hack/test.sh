@@ -14,6 +14,8 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 command -v unshare >/dev/null || need+=(util-linux)
 # Rootless tests: several id ranges go through the setuid newuidmap/newgidmap.
 command -v newuidmap >/dev/null || need+=(uidmap)
+# The systemd lane's rootless test reaches the user's systemd instance on its session bus.
+[ -f /usr/lib/systemd/user/dbus.socket ] || need+=(dbus-user-session)
 # apparmor_parser loads the AppArmor test profile in the v2 VM, whose kernel has AppArmor on.
 command -v apparmor_parser >/dev/null || need+=(apparmor)
 # The SELinux lane boots the VM with SELinux: it loads this policy with load_policy.

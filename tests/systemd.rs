@@ -544,3 +544,116 @@ fn exec_cgroup_joins_a_sub_cgroup_of_the_scope() {
         "{results:?}"
     );
 }
+
+/// Rootless under systemd (issue 21): the unit is the user's own systemd instance's, asked
+/// for on the user's session bus, in that instance's `user.slice` (runc's default), with the
+/// limits the instance delegates; exec joins it and delete removes it. The caller runs in the
+/// user's instance's subtree, as a login session's processes do. On systemd's v1 layout the
+/// user instance gets no cgroup of its own to delegate, and both runtimes refuse.
+#[test]
+fn rootless_containers_use_the_users_systemd_instance() {
+    use common::rootless::*;
+    if !systemd_is_init() {
+        skip!("systemd is not PID 1 here (hack/vm/test-systemd.sh runs this)");
+    }
+    let u = user(USER, true);
+    let service = format!("user@{}.service", u.uid);
+    // Without a login session (no logind in the VM) nothing sets the instance's runtime
+    // dir; the manager's environment lends it for this one start.
+    let runtime = format!("XDG_RUNTIME_DIR=/run/user/{}", u.uid);
+    let _ = Command::new("systemctl")
+        .args(["start", &format!("user-runtime-dir@{}.service", u.uid)])
+        .status();
+    let _ = Command::new("systemctl")
+        .args(["set-environment", &runtime])
+        .status();
+    let started = Command::new("systemctl")
+        .args(["start", &service])
+        .output()
+        .unwrap();
+    let _ = Command::new("systemctl")
+        .args(["unset-environment", "XDG_RUNTIME_DIR"])
+        .status();
+    assert!(
+        started.status.success(),
+        "{service}: {}",
+        String::from_utf8_lossy(&started.stderr)
+    );
+    let runtime_dir = std::path::PathBuf::from(format!("/run/user/{}", u.uid));
+    for _ in 0..200 {
+        if runtime_dir.join("bus").exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let mut s = Session::with_runtime_dir(u.clone(), &runtime_dir);
+    s.global_args = vec!["--systemd-cgroup"];
+    if !cgroup_v2_host() {
+        let (b, config) = s.bundle(&["true"]);
+        s.write(&b, &config);
+        for rt in [Rt::Corral, Rt::Runc] {
+            let id = unique_id("sd-rl-v1");
+            let out = s.run(rt, b.path(), &["run", &id]);
+            s.force_delete(rt, b.path(), &id);
+            let err = stderr_of(&out);
+            assert!(!out.status.success(), "{}: ran on v1", rt.name());
+            if rt == Rt::Corral {
+                assert!(err.contains("cgroup v2"), "{err}");
+            }
+        }
+        let _ = Command::new("systemctl").args(["stop", &service]).status();
+        return;
+    }
+    // The caller's cgroup, below the user instance's, as a session's scope would be.
+    let manager = format!("/user.slice/user-{}.slice/{service}", u.uid);
+    let caller = std::path::Path::new("/sys/fs/cgroup")
+        .join(manager.trim_start_matches('/'))
+        .join("corral-test-caller.scope");
+    std::fs::create_dir_all(&caller).unwrap();
+    for p in [caller.clone(), caller.join("cgroup.procs")] {
+        std::os::unix::fs::chown(&p, Some(u.uid), Some(u.gid)).unwrap();
+    }
+    s.cgroup_procs = Some(caller.join("cgroup.procs"));
+    for rt in [Rt::Corral, Rt::Runc] {
+        let (b, mut config) = s.bundle(&["sleep", "600"]);
+        config["linux"]["resources"] = json!({"pids": {"limit": 42}});
+        s.write(&b, &config);
+        let id = unique_id("sd-rl");
+        let _guard = s.guard(rt, b.path(), &id);
+        let out = s.run(rt, b.path(), &["run", "--detach", &id]);
+        if rt == Rt::Runc && !out.status.success() {
+            corral_test_kit::record_skip(&format!(
+                "runc refused the user's systemd instance: {}",
+                stderr_of(&out).trim()
+            ));
+            continue;
+        }
+        assert!(out.status.success(), "{}: {}", rt.name(), stderr_of(&out));
+        let state: serde_json::Value =
+            serde_json::from_str(&s.ok(rt, b.path(), &["state", &id])).unwrap();
+        let pid = state["pid"].as_i64().unwrap();
+        let unit = format!("{}-{id}.scope", rt.name());
+        let want = format!("{manager}/user.slice/{unit}");
+        assert_eq!(cgroup_of(pid, ""), want, "{}", rt.name());
+        let dir = std::path::Path::new("/sys/fs/cgroup").join(want.trim_start_matches('/'));
+        let pids_max = std::fs::read_to_string(dir.join("pids.max")).unwrap();
+        assert_eq!(pids_max.trim(), "42", "{}", rt.name());
+        let exec = s.ok(rt, b.path(), &["exec", &id, "cat", "/proc/self/cgroup"]);
+        assert!(exec.trim().starts_with("0::"), "{}: {exec}", rt.name());
+        s.ok(rt, b.path(), &["delete", "--force", &id]);
+        for _ in 0..100 {
+            if !dir.exists() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        assert!(
+            !dir.exists(),
+            "{}: {} left behind",
+            rt.name(),
+            dir.display()
+        );
+    }
+    let _ = std::fs::remove_dir(&caller);
+    let _ = Command::new("systemctl").args(["stop", &service]).status();
+}

@@ -232,7 +232,15 @@ impl Cgroup {
     /// paths are taken from each hierarchy's root, relative ones (and the default `<id>`)
     /// from the caller's own cgroup. systemd: `slice:prefix:name`, the unit's place under
     /// each hierarchy's root ([`SystemdUnit`]).
-    pub fn for_container(id: &str, cgroups_path: Option<&Path>, driver: Driver) -> Result<Cgroup> {
+    ///
+    /// Rootless under systemd, the unit is the user's instance's, below that instance's own
+    /// cgroup, and only cgroup v2 can be delegated to it (runc refuses v1 too).
+    pub fn for_container(
+        id: &str,
+        cgroups_path: Option<&Path>,
+        driver: Driver,
+        rootless: bool,
+    ) -> Result<Cgroup> {
         match driver {
             Driver::Cgroupfs => Cgroup::at(id, cgroups_path, None),
             Driver::Systemd => {
@@ -242,9 +250,27 @@ impl Cgroup {
                             .ok_or_else(|| Error::config("linux.cgroupsPath", "is not valid UTF-8"))
                     })
                     .transpose()?;
-                let unit = SystemdUnit::from_cgroups_path(id, path)?;
-                let inner = unit.cgroup_path()?;
-                Cgroup::at(id, Some(&inner), Some(unit))
+                let unit = SystemdUnit::from_cgroups_path(id, path, rootless)?;
+                if !rootless {
+                    let inner = unit.cgroup_path()?;
+                    return Cgroup::at(id, Some(&inner), Some(unit));
+                }
+                if layout_of(&host_hierarchies()?) != Layout::V2 {
+                    return Err(Error::config(
+                        "--systemd-cgroup",
+                        "rootless containers under systemd need a pure cgroup v2 host (only \
+                         v2 can be delegated to the user's systemd instance)",
+                    ));
+                }
+                let base = systemd::user_manager_cgroup()?;
+                let inner = base.join(
+                    unit.cgroup_path()?
+                        .strip_prefix("/")
+                        .unwrap_or(Path::new("")),
+                );
+                let mut cg = Cgroup::at(id, Some(&inner), Some(unit))?;
+                cg.rootless = true;
+                Ok(cg)
             }
         }
     }
@@ -257,13 +283,6 @@ impl Cgroup {
     /// is created here. A `linux.cgroupsPath` the user asked for must be usable somewhere.
     pub fn keep_delegated(&mut self, explicit_path: bool) -> Result<()> {
         self.rootless = true;
-        if self.systemd.is_some() {
-            return Err(Error::config(
-                "--systemd-cgroup",
-                "rootless containers with the systemd driver (the user's systemd instance) \
-                 are not supported yet; use the cgroupfs driver with a delegated cgroup",
-            ));
-        }
         let hs = host_hierarchies()?;
         let own = own_cgroups(
             &std::fs::read_to_string("/proc/self/cgroup").ctx(|| "read /proc/self/cgroup")?,
@@ -438,7 +457,7 @@ impl Cgroup {
         let rules = resources
             .and_then(|r| r.devices().as_deref())
             .unwrap_or_default();
-        if let Some(unit) = &self.systemd {
+        if let Some(unit) = self.systemd.as_ref().filter(|_| !self.rootless) {
             // systemd keeps its own device rules for the unit and re-applies them on
             // daemon-reload: without these it would open or close devices behind ours.
             let allow = devices::systemd_device_allow(rules);

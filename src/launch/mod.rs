@@ -96,9 +96,12 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     } else {
         Driver::Cgroupfs
     };
-    let mut cgroup = Cgroup::for_container(&opts.id, cgroups_path.as_deref(), driver)?;
     if opts.rootless {
         rootless::check_config(&bundle.spec)?;
+    }
+    let mut cgroup =
+        Cgroup::for_container(&opts.id, cgroups_path.as_deref(), driver, opts.rootless)?;
+    if opts.rootless && driver == Driver::Cgroupfs {
         let explicit = cgroups_path
             .as_ref()
             .is_some_and(|p| !p.as_os_str().is_empty());

@@ -3,6 +3,8 @@
 //! behind. Tests run real containers as root.
 #![allow(dead_code)]
 
+pub mod rootless;
+
 use corral_test_kit::{Applets, runc_spec_config};
 #[allow(unused_imports)] // each test binary uses a part
 pub use corral_test_kit::{cgroup_mounts, cgroup_v2_host, skip};

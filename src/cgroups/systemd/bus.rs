@@ -19,6 +19,27 @@ struct Manager {
 }
 
 impl Manager {
+    /// The manager `unit` belongs to: the system's, or the user's own instance.
+    fn of(unit: &SystemdUnit) -> Result<Manager> {
+        if unit.user {
+            Manager::user()
+        } else {
+            Manager::connect()
+        }
+    }
+
+    /// The user's systemd instance (`systemd --user`, started by user@UID.service), on the
+    /// user's session bus.
+    fn user() -> Result<Manager> {
+        let bus = Bus::session().map_err(|e| {
+            Error::other(format!(
+                "--systemd-cgroup (rootless): cannot reach the user's systemd instance on the \
+                 session bus: {e} (is user@UID.service running, with dbus-user-session?)"
+            ))
+        })?;
+        Ok(Manager { bus })
+    }
+
     fn connect() -> Result<Manager> {
         if !super::systemd_is_init() {
             return Err(Error::other(
@@ -49,6 +70,11 @@ impl Manager {
 
     /// systemd's major version (the manager's `Version` property), None if unreadable.
     fn version(&mut self) -> Option<u32> {
+        super::major_version(&self.property("Version").ok()?)
+    }
+
+    /// A string property of the manager.
+    fn property(&mut self, name: &str) -> Result<String> {
         let reply = self
             .bus
             .call(
@@ -56,12 +82,15 @@ impl Manager {
                 MANAGER_PATH,
                 "org.freedesktop.DBus.Properties",
                 "Get",
-                &[Arg::Str(MANAGER), Arg::Str("Version")],
+                &[Arg::Str(MANAGER), Arg::Str(name)],
             )
-            .ok()?;
+            .map_err(|e| Error::other(format!("systemd: read the manager's {name}: {e}")))?;
         match reply {
-            Reply::Value(Some(v)) => super::major_version(&v),
-            _ => None,
+            Reply::Value(Some(v)) => Ok(v),
+            Reply::Value(None) => Err(Error::other(format!(
+                "systemd: the manager's {name} is not a string"
+            ))),
+            Reply::Error { name: e, message } => Err(refused("Get", name, &e, &message)),
         }
     }
 
@@ -146,7 +175,7 @@ pub fn start_unit(
     unified: bool,
     extras: &UnitExtras,
 ) -> Result<()> {
-    let mut m = Manager::connect()?;
+    let mut m = Manager::of(unit)?;
     let io_accounting = if unified {
         "IOAccounting"
     } else {
@@ -200,13 +229,21 @@ pub fn start_unit(
         .inspect_err(|_| m.reset_failed(name))
 }
 
+/// The cgroup of the user's systemd instance (its `ControlGroup`, such as
+/// `/user.slice/user-1000.slice/user@1000.service`): a rootless unit's slices are below it.
+pub fn user_manager_cgroup() -> Result<std::path::PathBuf> {
+    Ok(std::path::PathBuf::from(
+        Manager::user()?.property("ControlGroup")?,
+    ))
+}
+
 /// Sets properties of the running unit (`update`, and limits after create), for this boot
 /// only (`runtime`), as runc does.
 pub fn set_unit_properties(unit: &SystemdUnit, props: &[Property]) -> Result<()> {
     if props.is_empty() {
         return Ok(());
     }
-    let mut m = Manager::connect()?;
+    let mut m = Manager::of(unit)?;
     m.expect(
         &unit.name,
         "SetUnitProperties",
@@ -218,7 +255,7 @@ pub fn set_unit_properties(unit: &SystemdUnit, props: &[Property]) -> Result<()>
 /// Stops the container's unit and waits until systemd has removed it. A unit that is gone
 /// already (its processes all exited) is fine.
 pub fn stop_unit(unit: &SystemdUnit) -> Result<()> {
-    let mut m = Manager::connect()?;
+    let mut m = Manager::of(unit)?;
     let name = unit.name.as_str();
     match m.call(name, "StopUnit", &[Arg::Str(name), Arg::Str("replace")])? {
         Reply::Value(_) => {}

@@ -20,17 +20,23 @@ pub struct SystemdUnit {
     pub slice: String,
     /// `corral-ID.scope`, or a name ending in `.slice` taken as is.
     pub name: String,
+    /// The unit belongs to the user's own systemd instance (rootless), reached on the
+    /// user's session bus; its slices sit below that instance's cgroup.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub user: bool,
 }
 
-/// The slice when `cgroupsPath` names none, as runc's (root containers).
+/// The slice when `cgroupsPath` names none, as runc's: root containers go to the system
+/// manager's `system.slice`, rootless ones to the user manager's `user.slice`.
 const DEFAULT_SLICE: &str = "system.slice";
+const DEFAULT_USER_SLICE: &str = "user.slice";
 /// The unit prefix when `cgroupsPath` is empty (runc uses `runc`).
 const DEFAULT_PREFIX: &str = "corral";
 
 impl SystemdUnit {
     /// runc's reading of `linux.cgroupsPath` under the systemd driver: `slice:prefix:name`
     /// (each part may be empty), or nothing at all for `:corral:ID`.
-    pub fn from_cgroups_path(id: &str, path: Option<&str>) -> Result<SystemdUnit> {
+    pub fn from_cgroups_path(id: &str, path: Option<&str>, user: bool) -> Result<SystemdUnit> {
         let (slice, prefix, name) = match path.filter(|p| !p.is_empty()) {
             None => ("", DEFAULT_PREFIX, id),
             Some(p) => {
@@ -46,10 +52,10 @@ impl SystemdUnit {
                 (slice, prefix, name)
             }
         };
-        let slice = if slice.is_empty() {
-            DEFAULT_SLICE
-        } else {
-            slice
+        let slice = match (slice.is_empty(), user) {
+            (false, _) => slice,
+            (true, false) => DEFAULT_SLICE,
+            (true, true) => DEFAULT_USER_SLICE,
         };
         expand_slice(slice)?;
         let name = if name.ends_with(".slice") {
@@ -67,6 +73,7 @@ impl SystemdUnit {
         Ok(SystemdUnit {
             slice: slice.to_string(),
             name,
+            user,
         })
     }
 
@@ -110,7 +117,7 @@ pub fn systemd_is_init() -> bool {
     std::fs::symlink_metadata("/run/systemd/system").is_ok_and(|m| m.is_dir())
 }
 
-pub use bus::{set_unit_properties, start_unit, stop_unit};
+pub use bus::{set_unit_properties, start_unit, stop_unit, user_manager_cgroup};
 pub use properties::{PropValue, Property, resource_properties};
 
 /// What a config adds to its unit at creation, beyond the limits: properties from
@@ -229,7 +236,7 @@ mod tests {
 
     #[test]
     fn cgroups_path_reads_as_runc_reads_it() {
-        let u = SystemdUnit::from_cgroups_path("abc", None).unwrap();
+        let u = SystemdUnit::from_cgroups_path("abc", None, false).unwrap();
         assert_eq!(
             (u.slice.as_str(), u.name.as_str()),
             ("system.slice", "corral-abc.scope")
@@ -242,6 +249,7 @@ mod tests {
         let u = SystemdUnit::from_cgroups_path(
             "x",
             Some("kubepods-besteffort-pod1.slice:cri-containerd:0123"),
+            false,
         )
         .unwrap();
         assert_eq!(u.name, "cri-containerd-0123.scope");
@@ -252,21 +260,27 @@ mod tests {
             )
         );
 
-        let u = SystemdUnit::from_cgroups_path("x", Some("::y")).unwrap();
+        let u = SystemdUnit::from_cgroups_path("x", Some("::y"), false).unwrap();
         assert_eq!(
             (u.slice.as_str(), u.name.as_str()),
             ("system.slice", "-y.scope")
         );
 
-        let u = SystemdUnit::from_cgroups_path("x", Some("-.slice:p:machine-test.slice")).unwrap();
+        let u = SystemdUnit::from_cgroups_path("x", Some("-.slice:p:machine-test.slice"), false)
+            .unwrap();
         assert_eq!(u.name, "machine-test.slice");
         assert_eq!(
             u.cgroup_path().unwrap(),
             PathBuf::from("/machine.slice/machine-test.slice")
         );
 
+        // Rootless, the user manager's user.slice, as runc's.
+        let u = SystemdUnit::from_cgroups_path("abc", None, true).unwrap();
+        assert_eq!(u.slice, "user.slice");
+        assert!(u.user);
+
         for bad in ["/a/b", "a:b", "a:b:c:d", "nope:p:n", "a/b.slice:p:n"] {
-            let e = SystemdUnit::from_cgroups_path("x", Some(bad))
+            let e = SystemdUnit::from_cgroups_path("x", Some(bad), false)
                 .unwrap_err()
                 .to_string();
             assert!(e.starts_with("linux.cgroupsPath: "), "{bad}: {e}");

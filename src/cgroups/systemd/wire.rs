@@ -27,6 +27,25 @@ fn system_bus_path() -> String {
         .unwrap_or_else(|| "/run/dbus/system_bus_socket".to_string())
 }
 
+/// The user's session bus (rootless, the user's systemd instance): the `unix:path=` of
+/// `DBUS_SESSION_BUS_ADDRESS`, or `$XDG_RUNTIME_DIR/bus`, where dbus-user-session puts it.
+fn session_bus_path() -> Option<String> {
+    let named = std::env::var("DBUS_SESSION_BUS_ADDRESS")
+        .ok()
+        .and_then(|a| {
+            a.split(';').find_map(|t| {
+                t.strip_prefix("unix:path=")
+                    .map(|p| p.split(',').next().unwrap_or(p).to_string())
+            })
+        });
+    named.or_else(|| {
+        std::env::var("XDG_RUNTIME_DIR")
+            .ok()
+            .filter(|d| !d.is_empty())
+            .map(|d| format!("{d}/bus"))
+    })
+}
+
 /// An argument of a method call.
 pub enum Arg<'a> {
     Str(&'a str),
@@ -65,7 +84,21 @@ pub struct Bus {
 
 impl Bus {
     pub fn system() -> io::Result<Bus> {
-        let stream = UnixStream::connect(system_bus_path())?;
+        Bus::connect(&system_bus_path())
+    }
+
+    /// The user's session bus; an error names where it looked.
+    pub fn session() -> io::Result<Bus> {
+        let path = session_bus_path().ok_or_else(|| {
+            io::Error::other(
+                "no session bus: neither DBUS_SESSION_BUS_ADDRESS nor XDG_RUNTIME_DIR is set",
+            )
+        })?;
+        Bus::connect(&path).map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))
+    }
+
+    fn connect(path: &str) -> io::Result<Bus> {
+        let stream = UnixStream::connect(path)?;
         stream.set_read_timeout(Some(Duration::from_secs(30)))?;
         let mut bus = Bus {
             stream: BufReader::new(stream),
