@@ -4,6 +4,15 @@
     hack/bench.py corral=$(hack/build.sh) runc=/usr/sbin/runc crun=/usr/bin/crun \
         [--iterations 50] [--exec-iterations 100] [--containers 100] [--batch-rounds 3] \
         [--json out.json] [--quick]
+    hack/bench.py corral=... runc=... --load 200 [--workers 8]
+    hack/bench.py corral=... --soak 1800 [--workers 8]
+
+The load mode runs the mix a node sees (each of --load containers created, started, exec'd
+into twice, some paused and resumed, some updated, killed and deleted, 8 workers at once; then
+delete, kill, exec and update raced on the same ids) with each runtime in turn, and reports
+operations per second and each command's p50/p99, the failures, and what was left behind.
+The soak mode repeats that mix (first runtime only) for the given seconds and reports the
+host's open files, available memory and mounts at each round.
 
 Every measurement is interleaved across runtimes (one iteration of each in turn) so machine
 drift hits all of them alike. crun 1.8 refuses this host's hybrid cgroup layout, so it runs
@@ -18,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -27,7 +37,7 @@ CGROUP_PARENT = "/corral-bench"
 def parse_args(argv):
     runtimes = []
     opts = {"iterations": 50, "exec_iterations": 100, "containers": 100, "batch_rounds": 3,
-            "json": None, "quick": False}
+            "json": None, "quick": False, "load": 0, "workers": 8, "soak": 0}
     it = iter(argv)
     for a in it:
         if a == "--iterations":
@@ -42,6 +52,12 @@ def parse_args(argv):
             opts["json"] = next(it)
         elif a == "--quick":
             opts["quick"] = True
+        elif a == "--load":
+            opts["load"] = int(next(it))
+        elif a == "--workers":
+            opts["workers"] = int(next(it))
+        elif a == "--soak":
+            opts["soak"] = int(next(it))
         elif "=" in a:
             name, path = a.split("=", 1)
             runtimes.append((name, os.path.abspath(path) if os.sep in path else shutil.which(path)))
@@ -370,6 +386,222 @@ def report(runtimes, results, opts):
             json.dump({"machine": machine, "results": summary}, f, indent=2)
 
 
+class LoadRun:
+    """One runtime's load run: every command timed, every unexpected exit kept."""
+
+    def __init__(self, rt):
+        self.rt = rt
+        self.latency = {}
+        self.failures = []
+        self.lock = threading.Lock()
+
+    def cmd(self, name, *args, ok=(0,), limit=60):
+        out = tempfile.TemporaryFile()
+        start = time.perf_counter()
+        try:
+            p = subprocess.run(self.rt.argv(*args), stdin=subprocess.DEVNULL, stdout=out,
+                               stderr=out, timeout=limit)
+            code = p.returncode
+        except subprocess.TimeoutExpired:
+            code = "hung"
+        took = time.perf_counter() - start
+        with self.lock:
+            self.latency.setdefault(name, []).append(took)
+            if code not in ok:
+                out.seek(0)
+                self.failures.append((name, args[-1], code, out.read().decode(errors="replace").strip()))
+        return code
+
+
+def pid_of(bundle):
+    try:
+        with open(os.path.join(bundle, "pid")) as f:
+            return int(f.read())
+    except (OSError, ValueError):
+        return None
+
+
+def load_life(run, base, i, cid):
+    """One container's life in the mix."""
+    bundle = os.path.join(base, cid)
+    if run.cmd("create", "create", "--bundle", bundle, "--pid-file", os.path.join(bundle, "pid"), cid):
+        return
+    run.cmd("start", "start", cid)
+    run.cmd("exec", "exec", cid, "true")
+    run.cmd("exec", "exec", cid, "true")
+    if i % 3 == 0:
+        run.cmd("pause", "pause", cid)
+        run.cmd("state", "state", cid)
+        run.cmd("resume", "resume", cid)
+    if i % 4 == 1:
+        run.cmd("update", "update", "--pids-limit", "100", cid)
+    if i % 10 == 0:
+        run.cmd("list", "list")
+    run.cmd("kill", "kill", cid, "KILL")
+    pid = pid_of(bundle)
+    if pid:
+        wait_gone(pid)
+    run.cmd("delete", "delete", cid)
+
+
+def load_race(run, base, cid):
+    """delete, kill, exec and update at once on one running container: each must finish
+    (the state lock serialises them) with success or a clean refusal."""
+    bundle = os.path.join(base, cid)
+    if run.cmd("race create", "create", "--bundle", bundle, "--pid-file", os.path.join(bundle, "pid"), cid):
+        return
+    run.cmd("race start", "start", cid)
+    racers = [
+        ("race delete --force", ("delete", "--force", cid), (0, 1)),
+        ("race kill", ("kill", cid, "KILL"), (0, 1)),
+        ("race exec", ("exec", cid, "true"), (0, 1, 137, 255)),
+        ("race update", ("update", "--pids-limit", "50", cid), (0, 1)),
+    ]
+    threads = [threading.Thread(target=run.cmd, args=(name, *args), kwargs={"ok": ok})
+               for name, args, ok in racers]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    run.cmd("delete (after race)", "delete", "--force", cid, ok=(0, 1))
+
+
+def host_sample():
+    with open("/proc/sys/fs/file-nr") as f:
+        files = int(f.read().split()[0])
+    with open("/proc/meminfo") as f:
+        avail = next(int(l.split()[1]) for l in f if l.startswith("MemAvailable:"))
+    with open("/proc/self/mountinfo") as f:
+        mounts = sum(1 for _ in f)
+    return {"open files": files, "available memory (KiB)": avail, "mounts": mounts}
+
+
+def leftovers(rt, ids):
+    """What a load run left: state dirs, cgroups under the bench parent, processes in them."""
+    left = {"state dirs": len(os.listdir(rt.root))}
+    cgroups, procs = 0, 0
+    for h in os.listdir("/sys/fs/cgroup"):
+        d = os.path.join("/sys/fs/cgroup", h, CGROUP_PARENT.lstrip("/"))
+        if not os.path.isdir(d):
+            continue
+        for cid in ids:
+            p = os.path.join(d, cid)
+            if os.path.isdir(p):
+                cgroups += 1
+                with open(os.path.join(p, "cgroup.procs")) as f:
+                    procs += sum(1 for _ in f)
+    left["cgroups"], left["processes"] = cgroups, procs
+    listed = subprocess.run(rt.argv("list", "--quiet"), capture_output=True, text=True).stdout.split()
+    left["listed"] = len(listed)
+    return left
+
+
+def load_round(rt, opts, rootfs, config, tag):
+    n, workers = opts["load"], opts["workers"]
+    ids = [f"l{os.getpid()}-{rt.name}-{tag}-{i}" for i in range(n)]
+    races = [f"r{os.getpid()}-{rt.name}-{tag}-{i}" for i in range(max(n // 10, 1))]
+    base = batch_bundles(rt, ids + races, rootfs, config)
+    run = LoadRun(rt)
+    try:
+        start = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda a: load_life(run, base, *a), enumerate(ids)))
+        mix_wall = time.perf_counter() - start
+        with ThreadPoolExecutor(max(workers // 4, 1)) as pool:
+            list(pool.map(lambda cid: load_race(run, base, cid), races))
+    finally:
+        left = leftovers(rt, ids + races)
+        for cid in ids + races:
+            if os.path.isdir(os.path.join(rt.root, cid)):
+                subprocess.run(rt.argv("delete", "--force", cid), capture_output=True)
+        shutil.rmtree(base, ignore_errors=True)
+    mix_ops = sum(len(v) for k, v in run.latency.items() if not k.startswith("race") and "after race" not in k)
+    return run, mix_wall, mix_ops, left
+
+
+def load_report(results, opts):
+    names = list(results)
+    cmds = []
+    for name in names:
+        for c in results[name]["run"].latency:
+            if c not in cmds:
+                cmds.append(c)
+    print(f"Load: {opts['load']} containers, {opts['workers']} workers, on {os.uname().release}, "
+          f"{os.cpu_count()} cores; then delete/kill/exec/update raced on {max(opts['load'] // 10, 1)} ids.\n")
+    print("| runtime | mix wall time | operations | ops/s | failures | left behind |")
+    print("|---|---|---|---|---|---|")
+    for name in names:
+        r = results[name]
+        left = ", ".join(f"{k} {v}" for k, v in r["left"].items())
+        print(f"| {name} | {r['wall']:.2f} s | {r['ops']} | {r['ops'] / r['wall']:.0f} | "
+              f"{len(r['run'].failures)} | {left} |")
+    print()
+    print("| command | " + " | ".join(f"{n} n | p50 | p99" for n in names) + " |")
+    print("|---|" + "---|---|---|" * len(names))
+    for c in cmds:
+        row = [c]
+        for name in names:
+            xs = results[name]["run"].latency.get(c, [])
+            row += [str(len(xs)), duration(percentile(xs, 0.5)) if xs else "-",
+                    duration(percentile(xs, 0.99)) if xs else "-"]
+        print("| " + " | ".join(row) + " |")
+    for name in names:
+        for f in results[name]["run"].failures[:10]:
+            print(f"{name}: {f[0]} {f[1]}: exit {f[2]}: {f[3][:300]}")
+
+
+def load(runtimes, opts):
+    bundle, config = make_bundle(["sleep", "1000"], "")
+    rootfs = os.path.join(bundle, "rootfs")
+    results = {}
+    try:
+        for rt in runtimes:
+            run, wall, ops, left = load_round(rt, opts, rootfs, config, "load")
+            results[rt.name] = {"run": run, "wall": wall, "ops": ops, "left": left}
+    finally:
+        shutil.rmtree(bundle, ignore_errors=True)
+    load_report(results, opts)
+    if opts["json"]:
+        with open(opts["json"], "w") as f:
+            json.dump({name: {"wall": r["wall"], "ops": r["ops"], "left": r["left"],
+                              "failures": r["run"].failures,
+                              "latency": {c: {"n": len(xs), "p50": percentile(xs, 0.5),
+                                              "p99": percentile(xs, 0.99)}
+                                          for c, xs in r["run"].latency.items()}}
+                       for name, r in results.items()}, f, indent=2)
+    return results
+
+
+def soak(rt, opts):
+    """The load mix again and again for opts["soak"] seconds; the host sampled each round."""
+    if not opts["load"]:
+        opts["load"] = 50
+    bundle, config = make_bundle(["sleep", "1000"], "")
+    rootfs = os.path.join(bundle, "rootfs")
+    samples = [("start", host_sample())]
+    end = time.monotonic() + opts["soak"]
+    rounds, ops, failures, leaks = 0, 0, 0, []
+    try:
+        while time.monotonic() < end:
+            run, wall, n, left = load_round(rt, opts, rootfs, config, f"s{rounds}")
+            rounds += 1
+            ops += n
+            failures += len(run.failures)
+            if any(left.values()):
+                leaks.append((rounds, left))
+            samples.append((f"round {rounds}", host_sample()))
+    finally:
+        shutil.rmtree(bundle, ignore_errors=True)
+    print(f"Soak: {rt.name}, {rounds} rounds of {opts['load']} containers ({opts['workers']} workers) "
+          f"in {opts['soak']} s: {ops} operations, {failures} failures, leaks: {leaks or 'none'}.\n")
+    keys = list(samples[0][1])
+    print("| sample | " + " | ".join(keys) + " |")
+    print("|---|" + "---|" * len(keys))
+    shown = samples if len(samples) <= 12 else samples[:2] + samples[len(samples) // 2:len(samples) // 2 + 1] + samples[-3:]
+    for label, s in shown:
+        print(f"| {label} | " + " | ".join(str(s[k]) for k in keys) + " |")
+
+
 def cleanup_cgroups():
     for h in os.listdir("/sys/fs/cgroup"):
         d = os.path.join("/sys/fs/cgroup", h, CGROUP_PARENT.lstrip("/"))
@@ -391,8 +623,13 @@ def main():
     runtimes, opts = parse_args(sys.argv[1:])
     rts = [Runtime(name, path) for name, path in runtimes]
     try:
-        results = bench(rts, opts)
-        report(rts, results, opts)
+        if opts["soak"]:
+            soak(rts[0], opts)
+        elif opts["load"]:
+            load(rts, opts)
+        else:
+            results = bench(rts, opts)
+            report(rts, results, opts)
     finally:
         for rt in rts:
             shutil.rmtree(rt.root, ignore_errors=True)

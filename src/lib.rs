@@ -7,6 +7,7 @@ pub(crate) mod cgroups;
 pub mod cli;
 pub(crate) mod container;
 pub(crate) mod error;
+pub(crate) mod fault;
 pub(crate) mod hooks;
 pub mod init;
 pub(crate) mod launch;

@@ -240,3 +240,267 @@ fn a_container_whose_state_file_is_damaged_is_still_found_and_removed() {
         assert_clean(&rt, &id);
     }
 }
+
+/// `delete --force`, `kill`, `exec` and `update` at once on one running container (engines
+/// retry and time out): the state lock serialises them, so each ends with success or one
+/// clean refusal, none hangs, and nothing is left once the dust settles.
+#[test]
+fn concurrent_commands_on_one_id_are_serialised() {
+    let rt = Runtime::corral();
+    let mut b = Bundle::new();
+    b.args(&["sleep", "600"]);
+    for round in 0..8 {
+        let id = unique_id("race");
+        let _guard = rt.guard(&id);
+        rt.start_detached(&b, &id);
+        let racers: Vec<(&str, Vec<&str>, &[i32])> = vec![
+            ("delete --force", vec!["delete", "--force", &id], &[0, 1]),
+            ("kill", vec!["kill", &id, "KILL"], &[0, 1]),
+            // exec exits 255 when it fails; 137 when its process dies with the container.
+            ("exec", vec!["exec", &id, "true"], &[0, 137, 255]),
+            ("update", vec!["update", "--pids-limit", "50", &id], &[0, 1]),
+        ];
+        let outcomes: Vec<(String, Option<i32>, String, Duration)> = std::thread::scope(|s| {
+            let handles: Vec<_> = racers
+                .iter()
+                .map(|(name, args, _)| {
+                    let rt = &rt;
+                    s.spawn(move || {
+                        let start = Instant::now();
+                        let out = rt.run_bounded(30, args);
+                        let took = start.elapsed();
+                        (name.to_string(), out.status.code(), stderr_of(&out), took)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for ((name, code, err, took), (_, _, ok)) in outcomes.iter().zip(&racers) {
+            // The bound (30 s) kills a hang with 137, which exec may also exit with.
+            assert!(
+                *took < Duration::from_secs(25),
+                "round {round}: {name} hung"
+            );
+            assert!(
+                code.is_some_and(|c| ok.contains(&c)),
+                "round {round}: {name} ended with {code:?}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{name}: {err}");
+            if *code != Some(0) {
+                let lines = err.lines().filter(|l| !l.contains("level=warning")).count();
+                assert!(lines <= 1, "round {round}: {name}: {err}");
+            }
+        }
+        // Whoever won, a forced delete ends it and leaves nothing.
+        let last = rt.run(&["delete", "--force", &id]);
+        assert!(
+            last.status.success() || stderr_of(&last).contains("does not exist"),
+            "{}",
+            stderr_of(&last)
+        );
+        rt.cleanup(&id);
+        assert_clean(&rt, &id);
+    }
+    remove_test_cgroup_parent();
+}
+
+/// Where a container is before the command under test runs.
+#[derive(Clone, Copy, Debug)]
+enum Before {
+    Created,
+    Running,
+    Paused,
+}
+
+/// Every command killed (SIGKILL, from a debug build's fault point: `src/fault.rs`) between
+/// the two halves of one of its changes: the command must really die there (a point that is
+/// never reached fails the test), `state` must still parse and tell the truth, and
+/// `delete --force` must remove everything. A killed `update` leaves a running container
+/// running: corral's update never freezes.
+#[test]
+fn every_command_killed_between_two_steps_leaves_a_truthful_state() {
+    use std::os::unix::process::ExitStatusExt;
+    let rt = Runtime::corral();
+    let mut b = Bundle::new();
+    b.args(&["sh", "-c", "sleep 600 & exec sleep 600"]);
+    // (fault point, command, state before, status the container must show after)
+    let cases: &[(&str, &[&str], Before, &[&str])] = &[
+        (
+            "start:fifo-written",
+            &["start"],
+            Before::Created,
+            &["running"],
+        ),
+        (
+            "exec:spawned",
+            &["exec", "--", "true"],
+            Before::Running,
+            &["running"],
+        ),
+        (
+            "delete:killed",
+            &["delete", "--force"],
+            Before::Running,
+            &["stopped"],
+        ),
+        (
+            "delete:killed",
+            &["delete", "--force"],
+            Before::Paused,
+            &["stopped"],
+        ),
+        (
+            "delete:cgroup-removed",
+            &["delete", "--force"],
+            Before::Running,
+            &["stopped"],
+        ),
+        (
+            "kill-all:frozen",
+            &["kill", "--all", "KILL"],
+            Before::Running,
+            &["paused"],
+        ),
+        (
+            "freeze:written",
+            &["kill", "--all", "TERM"],
+            Before::Running,
+            &["paused", "running"],
+        ),
+        (
+            "freeze:written",
+            &["pause"],
+            Before::Running,
+            &["paused", "running"],
+        ),
+        (
+            "thaw:written",
+            &["resume"],
+            Before::Paused,
+            &["running", "paused"],
+        ),
+        (
+            "update:applied",
+            &["update", "--memory", "200M"],
+            Before::Running,
+            &["running"],
+        ),
+        (
+            "resources:memory-written",
+            &["update", "--memory", "210M", "--cpu-share", "512"],
+            Before::Running,
+            &["running"],
+        ),
+        (
+            "update:applied",
+            &["update", "--pids-limit", "90"],
+            Before::Paused,
+            &["paused"],
+        ),
+    ];
+    let mut injected = std::collections::BTreeMap::<&str, usize>::new();
+    for (point, command, before, after) in cases {
+        let id = unique_id("fault");
+        let _guard = rt.guard(&id);
+        b.write_for(&rt, &id);
+        rt.ok(&["create", "--bundle", b.path_str(), &id]);
+        if !matches!(before, Before::Created) {
+            rt.ok(&["start", &id]);
+        }
+        if matches!(before, Before::Paused) {
+            rt.ok(&["pause", &id]);
+        }
+        // The command's own arguments, with the id where runc's syntax puts it.
+        let mut args: Vec<&str> = Vec::new();
+        match command {
+            ["exec", "--", rest @ ..] => {
+                args.extend(["exec", &id]);
+                args.extend(rest);
+            }
+            ["kill", "--all", sig] => args.extend(["kill", "--all", &id, sig]),
+            [cmd, flags @ ..] => {
+                args.push(cmd);
+                args.extend(flags);
+                args.push(&id);
+            }
+            [] => unreachable!(),
+        }
+        let mut c = rt.cmd();
+        c.args(&args).env("CORRAL_FAULT", point);
+        let out = capture(&mut c);
+        assert_eq!(
+            out.status.signal(),
+            Some(libc::SIGKILL),
+            "{point} during {args:?} was never reached: {:?} {}",
+            out.status,
+            stderr_of(&out)
+        );
+        *injected.entry(command[0]).or_default() += 1;
+        if command[0] == "exec" {
+            // The exec's own init, left without its parent, must go: the container is back
+            // to its two processes.
+            let cg = cgroup_path(&rt, &id);
+            let start = Instant::now();
+            while processes_in_cgroup(&cg).len() > 2 && start.elapsed() < Duration::from_secs(5) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert_eq!(
+                processes_in_cgroup(&cg).len(),
+                2,
+                "{point}: the exec's init lingers"
+            );
+        }
+        let state = rt.run(&["state", &id]);
+        if state.status.success() {
+            let status =
+                serde_json::from_slice::<serde_json::Value>(&state.stdout).unwrap()["status"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+            assert!(
+                after.contains(&status.as_str()),
+                "{point} during {args:?}: state says {status}, want one of {after:?}"
+            );
+        } else {
+            // Only a delete may have got as far as removing the state dir.
+            assert!(
+                command[0] == "delete",
+                "{point} during {args:?}: state failed: {}",
+                stderr_of(&state)
+            );
+        }
+        let deleted = rt.run(&["delete", "--force", &id]);
+        assert!(
+            deleted.status.success() || stderr_of(&deleted).contains("does not exist"),
+            "{point} during {args:?}: delete --force: {}",
+            stderr_of(&deleted)
+        );
+        rt.cleanup(&id);
+        assert_clean(&rt, &id);
+        assert!(
+            inits_holding(&rt.root.path().join(&id)).is_empty(),
+            "{point}: an init still holds the state dir"
+        );
+    }
+    // A foreground `run` killed once the container runs: the container goes on (as with
+    // runc, whose run leaves it too), and delete --force removes it.
+    let id = unique_id("fault-run");
+    let _guard = rt.guard(&id);
+    b.write_for(&rt, &id);
+    let mut c = rt.cmd();
+    c.args(["run", "--bundle", b.path_str(), &id])
+        .env("CORRAL_FAULT", "run:started");
+    let out = capture(&mut c);
+    assert_eq!(
+        out.status.signal(),
+        Some(libc::SIGKILL),
+        "run:started never reached"
+    );
+    *injected.entry("run").or_default() += 1;
+    assert_eq!(rt.status(&id), "running");
+    rt.ok(&["delete", "--force", &id]);
+    rt.cleanup(&id);
+    assert_clean(&rt, &id);
+    eprintln!("faults injected and survived, per command: {injected:?}");
+    remove_test_cgroup_parent();
+}

@@ -625,6 +625,11 @@ impl Cgroup {
             let file = dir.join("freezer.state");
             return wait_for(|| {
                 write_file(&file, want)?;
+                crate::fault::point(if frozen {
+                    "freeze:written"
+                } else {
+                    "thaw:written"
+                });
                 Ok(std::fs::read_to_string(&file)
                     .ctx(|| at("read", &file))?
                     .trim()
@@ -633,6 +638,11 @@ impl Cgroup {
         }
         if let Some(dir) = self.v2_only_dir() {
             write_file(&dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })?;
+            crate::fault::point(if frozen {
+                "freeze:written"
+            } else {
+                "thaw:written"
+            });
             let events = dir.join("cgroup.events");
             let want = if frozen { "frozen 1" } else { "frozen 0" };
             return wait_for(|| {
@@ -653,6 +663,7 @@ impl Cgroup {
             return write_file(&dir.join("cgroup.kill"), "1");
         }
         self.set_frozen(true)?;
+        crate::fault::point("kill-all:frozen");
         let result = (|| {
             // The cgroup is frozen: its processes can neither exit nor fork, so their pids
             // cannot be reused while we signal them.

@@ -81,6 +81,7 @@ impl Cgroup {
         }
         if let Some(m) = r.memory() {
             self.apply_memory(m)?;
+            crate::fault::point("resources:memory-written");
         }
         if let Some(c) = r.cpu() {
             self.apply_cpu(c)?;

@@ -63,6 +63,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     if a.detach {
         return Ok(0);
     }
+    crate::fault::point("run:started");
     let code = attach_and_wait(launched, forwarded.expect("blocked above"))?;
     if !a.keep {
         delete_quietly(&root, &a.id);

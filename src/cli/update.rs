@@ -99,6 +99,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         cgroup.restore_limits(&saved);
         return Err(e.into());
     }
+    crate::fault::point("update:applied");
     container.record_resources(&resources)?;
     Ok(0)
 }

@@ -205,6 +205,7 @@ impl Container {
         let init_binary = exe_identity(self.state.init.pid);
         use std::io::Write;
         f.write_all(b"0").ctx(|| at("write exec fifo", &fifo))?;
+        crate::fault::point("start:fifo-written");
         drop(f);
         std::fs::remove_file(&fifo).ctx(|| at("remove exec fifo", &fifo))?;
         wait_for_exec(&self.state.init, init_binary);
@@ -338,6 +339,7 @@ impl Container {
                 )));
             }
         }
+        crate::fault::point("delete:killed");
         self.destroy()
     }
 
@@ -373,6 +375,7 @@ impl Container {
         if let Some(group) = &self.state.rdt {
             crate::rdt::Resctrl::for_group(group).destroy(group);
         }
+        crate::fault::point("delete:cgroup-removed");
         std::fs::remove_dir_all(&self.dir).ctx(|| at("remove state dir", &self.dir))?;
         let state = self.state.oci_state(Status::Stopped);
         hooks::run_warning_only(&self.state.spec, hooks::Kind::Poststop, &state);

@@ -181,7 +181,7 @@ impl State {
             Phase::Created => {
                 if !self.init.is_alive() {
                     Status::Stopped
-                } else if dir.join(EXEC_FIFO).exists() {
+                } else if init_waits_on_fifo(self.init.pid, &dir.join(EXEC_FIFO)) {
                     Status::Created
                 } else if self.is_frozen() {
                     Status::Paused
@@ -266,6 +266,25 @@ pub fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> Result<()> {
         f.write_all(data).ctx(|| at("write", &tmp))?;
     }
     std::fs::rename(&tmp, dir.join(name)).ctx(|| at("rename into place", &tmp))
+}
+
+/// Whether the init still waits for `start`: the exec fifo exists and the init holds it
+/// open. The init drops it when it execs; a `start` killed between its write into the fifo
+/// and the fifo's removal leaves the file behind a container that is already running.
+/// Compared by inode, so a `--root` given through a symlink matches too. Only a container
+/// with a fifo left pays for the look at its fds (a created one has a handful).
+fn init_waits_on_fifo(pid: i32, fifo: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(f) = std::fs::metadata(fifo) else {
+        return false;
+    };
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        // Not ours to inspect: the fifo alone says created, as before.
+        return true;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::metadata(fd.path()).is_ok_and(|m| m.dev() == f.dev() && m.ino() == f.ino())
+    })
 }
 
 #[cfg(test)]

@@ -54,6 +54,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
         },
         &mut cleanup,
     )?;
+    crate::fault::point("exec:spawned");
 
     if let Some(group) = &container.state.rdt {
         crate::rdt::Resctrl::for_group(group).join(group, init.stage1_pid)?;

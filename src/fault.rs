@@ -1,0 +1,17 @@
+//! Fault points: named steps between the two halves of a change (state written, cgroup
+//! written, freeze and thaw) where a debug build of corral kills itself with SIGKILL when
+//! `CORRAL_FAULT` names the step. Tests use them to stop a command exactly there and check
+//! that `state` is still truthful and `delete --force` still removes everything (issue 23).
+//! Release builds (no `debug_assertions`) have no such points and read no such variable.
+
+/// Dies here if `CORRAL_FAULT` names this point (debug builds only).
+#[cfg(debug_assertions)]
+pub fn point(name: &str) {
+    if std::env::var_os("CORRAL_FAULT").is_some_and(|v| v == name) {
+        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn point(_name: &str) {}
