@@ -4,11 +4,17 @@
 //! that `state` is still truthful and `delete --force` still removes everything (issue 23).
 //! Release builds (no `debug_assertions`) have no such points and read no such variable.
 
-/// Dies here if `CORRAL_FAULT` names this point (debug builds only).
+/// Dies here if `CORRAL_FAULT` names this point, or stops (SIGSTOP) if `CORRAL_FAULT_STOP`
+/// does, so that a test can kill the container's init meanwhile and then let corral go on
+/// (debug builds only).
 #[cfg(debug_assertions)]
 pub fn point(name: &str) {
+    use nix::sys::signal::{Signal, raise};
     if std::env::var_os("CORRAL_FAULT").is_some_and(|v| v == name) {
-        let _ = nix::sys::signal::raise(nix::sys::signal::Signal::SIGKILL);
+        let _ = raise(Signal::SIGKILL);
+    }
+    if std::env::var_os("CORRAL_FAULT_STOP").is_some_and(|v| v == name) {
+        let _ = raise(Signal::SIGSTOP);
     }
 }
 
