@@ -312,6 +312,29 @@ enum Before {
     Paused,
 }
 
+/// Creates `id` from `b` and brings it to `before`.
+fn bring_to(rt: &Runtime, b: &Bundle, id: &str, before: Before) {
+    b.write_for(rt, id);
+    rt.ok(&["create", "--bundle", b.path_str(), id]);
+    if !matches!(before, Before::Created) {
+        rt.ok(&["start", id]);
+    }
+    if matches!(before, Before::Paused) {
+        rt.ok(&["pause", id]);
+    }
+}
+
+/// The command's arguments with the id where runc's syntax puts it (`exec -- ARGS` names
+/// the process after the id).
+fn with_id<'a>(command: &[&'a str], id: &'a str) -> Vec<&'a str> {
+    match command {
+        ["exec", "--", rest @ ..] => [&["exec", id][..], rest].concat(),
+        ["kill", "--all", sig] => vec!["kill", "--all", id, sig],
+        [cmd, flags @ ..] => [&[*cmd][..], flags, &[id][..]].concat(),
+        [] => unreachable!(),
+    }
+}
+
 /// Every command killed (SIGKILL, from a debug build's fault point: `src/fault.rs`) between
 /// the two halves of one of its changes: the command must really die there (a point that is
 /// never reached fails the test), `state` must still parse and tell the truth, and
@@ -403,29 +426,8 @@ fn every_command_killed_between_two_steps_leaves_a_truthful_state() {
     for (point, command, before, after) in cases {
         let id = unique_id("fault");
         let _guard = rt.guard(&id);
-        b.write_for(&rt, &id);
-        rt.ok(&["create", "--bundle", b.path_str(), &id]);
-        if !matches!(before, Before::Created) {
-            rt.ok(&["start", &id]);
-        }
-        if matches!(before, Before::Paused) {
-            rt.ok(&["pause", &id]);
-        }
-        // The command's own arguments, with the id where runc's syntax puts it.
-        let mut args: Vec<&str> = Vec::new();
-        match command {
-            ["exec", "--", rest @ ..] => {
-                args.extend(["exec", &id]);
-                args.extend(rest);
-            }
-            ["kill", "--all", sig] => args.extend(["kill", "--all", &id, sig]),
-            [cmd, flags @ ..] => {
-                args.push(cmd);
-                args.extend(flags);
-                args.push(&id);
-            }
-            [] => unreachable!(),
-        }
+        bring_to(&rt, &b, &id, *before);
+        let args = with_id(command, &id);
         let mut c = rt.cmd();
         c.args(&args).env("CORRAL_FAULT", point);
         let out = capture(&mut c);
@@ -535,29 +537,9 @@ fn the_init_killed_between_two_steps_of_a_command() {
     for (point, command, before) in cases {
         let id = unique_id("fault-init");
         let _guard = rt.guard(&id);
-        b.write_for(&rt, &id);
-        rt.ok(&["create", "--bundle", b.path_str(), &id]);
-        if !matches!(before, Before::Created) {
-            rt.ok(&["start", &id]);
-        }
-        if matches!(before, Before::Paused) {
-            rt.ok(&["pause", &id]);
-        }
+        bring_to(&rt, &b, &id, *before);
         let init = rt.state(&id)["pid"].as_i64().unwrap() as i32;
-        let mut args: Vec<&str> = Vec::new();
-        match command {
-            ["exec", "--", rest @ ..] => {
-                args.extend(["exec", &id]);
-                args.extend(rest);
-            }
-            ["kill", "--all", sig] => args.extend(["kill", "--all", &id, sig]),
-            [cmd, flags @ ..] => {
-                args.push(cmd);
-                args.extend(flags);
-                args.push(&id);
-            }
-            [] => unreachable!(),
-        }
+        let args = with_id(command, &id);
         let mut c = rt.cmd();
         c.args(&args)
             .env("CORRAL_FAULT_STOP", point)
