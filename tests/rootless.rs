@@ -249,6 +249,16 @@ fn several_id_ranges_go_through_newuidmap() {
     assert_eq!(outputs[0], outputs[1], "corral and runc differ");
 }
 
+/// `run` of `b`, which must be refused and leave nothing in the state root.
+fn run_refused(s: &Session, rt: Rt, b: &Bundle, what: &str) -> std::process::Output {
+    let id = unique_id("rl-refused");
+    let out = s.run(rt, b.path(), &["run", &id]);
+    s.force_delete(rt, b.path(), &id);
+    assert!(!out.status.success(), "{}: {what} ran", rt.name());
+    assert!(!s.root(rt).join(&id).exists(), "{}: {what}", rt.name());
+    out
+}
+
 /// Each refusal names what is wrong and leaves nothing in the state root; runc refuses the
 /// same configs.
 #[test]
@@ -286,16 +296,12 @@ fn rootless_refusals_name_the_cause_and_leave_nothing() {
             let (b, mut config) = s.bundle(&["true"]);
             change(&mut config);
             s.write(&b, &config);
-            let id = unique_id("rl-refused");
-            let out = s.run(rt, b.path(), &["run", &id]);
-            s.force_delete(rt, b.path(), &id);
-            assert!(!out.status.success(), "{}: {what} ran", rt.name());
+            let out = run_refused(&s, rt, &b, what);
             if rt == Rt::Corral {
                 let err = stderr_of(&out);
                 assert!(err.contains(field), "{what}: {err}");
                 assert_eq!(err.trim().lines().count(), 1, "{what}: {err}");
             }
-            assert!(!s.root(rt).join(&id).exists(), "{}: {what}", rt.name());
         }
     }
     assert!(
@@ -316,10 +322,7 @@ fn a_user_without_subordinate_ids_gets_a_clear_error() {
             {"containerID": 1, "hostID": 500000, "size": 1000}
         ]);
         s.write(&b, &config);
-        let id = unique_id("rl-nosub");
-        let out = s.run(rt, b.path(), &["run", &id]);
-        s.force_delete(rt, b.path(), &id);
-        assert!(!out.status.success(), "{}: ran", rt.name());
+        let out = run_refused(&s, rt, &b, "several ranges without subordinate ids");
         if rt == Rt::Corral {
             let err = stderr_of(&out);
             assert!(
@@ -327,7 +330,6 @@ fn a_user_without_subordinate_ids_gets_a_clear_error() {
                 "{err}"
             );
         }
-        assert!(!s.root(rt).join(&id).exists(), "{}", rt.name());
     }
 }
 

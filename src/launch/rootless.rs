@@ -33,8 +33,12 @@ pub(crate) fn check_config(spec: &Spec) -> Result<()> {
     if user.path().is_some() {
         return Ok(());
     }
-    let uid = maps(linux.and_then(|l| l.uid_mappings().clone()));
-    let gid = maps(linux.and_then(|l| l.gid_mappings().clone()));
+    let uid = linux
+        .and_then(|l| l.uid_mappings().clone())
+        .unwrap_or_default();
+    let gid = linux
+        .and_then(|l| l.gid_mappings().clone())
+        .unwrap_or_default();
     if uid.is_empty() {
         return Err(Error::config(
             "linux.uidMappings",
@@ -48,10 +52,6 @@ pub(crate) fn check_config(spec: &Spec) -> Result<()> {
         ));
     }
     check_mount_ids(spec, &uid, &gid)
-}
-
-fn maps(m: Option<Vec<LinuxIdMapping>>) -> Vec<LinuxIdMapping> {
-    m.unwrap_or_default()
 }
 
 fn is_mapped(maps: &[LinuxIdMapping], id: u32) -> bool {
