@@ -19,6 +19,9 @@ _corral() {
             corral,check)
                 cmd="corral__subcmd__check"
                 ;;
+            corral,checkpoint)
+                cmd="corral__subcmd__checkpoint"
+                ;;
             corral,completion)
                 cmd="corral__subcmd__completion"
                 ;;
@@ -52,6 +55,9 @@ _corral() {
             corral,ps)
                 cmd="corral__subcmd__ps"
                 ;;
+            corral,restore)
+                cmd="corral__subcmd__restore"
+                ;;
             corral,resume)
                 cmd="corral__subcmd__resume"
                 ;;
@@ -72,6 +78,9 @@ _corral() {
                 ;;
             corral__subcmd__help,check)
                 cmd="corral__subcmd__help__subcmd__check"
+                ;;
+            corral__subcmd__help,checkpoint)
+                cmd="corral__subcmd__help__subcmd__checkpoint"
                 ;;
             corral__subcmd__help,completion)
                 cmd="corral__subcmd__help__subcmd__completion"
@@ -106,6 +115,9 @@ _corral() {
             corral__subcmd__help,ps)
                 cmd="corral__subcmd__help__subcmd__ps"
                 ;;
+            corral__subcmd__help,restore)
+                cmd="corral__subcmd__help__subcmd__restore"
+                ;;
             corral__subcmd__help,resume)
                 cmd="corral__subcmd__help__subcmd__resume"
                 ;;
@@ -131,7 +143,7 @@ _corral() {
 
     case "${cmd}" in
         corral)
-            opts="-v -h --root --log --log-format --debug --systemd-cgroup --rootless --criu --version --help create start run exec pause resume ps update events state kill delete list spec features check completion help"
+            opts="-v -h --root --log --log-format --debug --systemd-cgroup --rootless --criu --version --help create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -173,6 +185,48 @@ _corral() {
             case "${prev}" in
                 --format)
                     COMPREPLY=($(compgen -W "text json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        corral__subcmd__checkpoint)
+            opts="-h --image-path --work-path --tcp-established --ext-unix-sk --shell-job --file-locks --lazy-pages --manage-cgroups-mode --empty-ns --auto-dedup --parent-path --leave-running --tcp-skip-in-flight --link-remap --status-fd --page-server --pre-dump --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --work-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manage-cgroups-mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --empty-ns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --parent-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status-fd)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --page-server)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -367,7 +421,7 @@ _corral() {
             return 0
             ;;
         corral__subcmd__help)
-            opts="create start run exec pause resume ps update events state kill delete list spec features check completion help"
+            opts="create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -381,6 +435,20 @@ _corral() {
             return 0
             ;;
         corral__subcmd__help__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        corral__subcmd__help__subcmd__checkpoint)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -548,6 +616,20 @@ _corral() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        corral__subcmd__help__subcmd__restore)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         corral__subcmd__help__subcmd__resume)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -695,6 +777,60 @@ _corral() {
                     ;;
                 -f)
                     COMPREPLY=($(compgen -W "table json" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        corral__subcmd__restore)
+            opts="-b -d -h --image-path --work-path --tcp-established --ext-unix-sk --shell-job --file-locks --lazy-pages --manage-cgroups-mode --empty-ns --auto-dedup --bundle --console-socket --detach --pid-file --no-subreaper --no-pivot --lsm-profile --lsm-mount-context --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --image-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --work-path)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --manage-cgroups-mode)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --empty-ns)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --bundle)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -b)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --console-socket)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pid-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lsm-profile)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lsm-mount-context)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -49,6 +49,8 @@ complete -c corral -n "__fish_corral_needs_command" -f -a "delete" -d 'Delete a 
 complete -c corral -n "__fish_corral_needs_command" -f -a "list" -d 'List containers started by corral with the given root'
 complete -c corral -n "__fish_corral_needs_command" -f -a "spec" -d 'Create a new specification file'
 complete -c corral -n "__fish_corral_needs_command" -f -a "features" -d 'Show what this build of corral supports, as JSON'
+complete -c corral -n "__fish_corral_needs_command" -f -a "checkpoint" -d 'Checkpoint a running container with CRIU'
+complete -c corral -n "__fish_corral_needs_command" -f -a "restore" -d 'Restore a container from a checkpoint'
 complete -c corral -n "__fish_corral_needs_command" -f -a "check" -d 'Report what this host can run: namespaces, cgroups, seccomp, LSMs, system calls, CRIU'
 complete -c corral -n "__fish_corral_needs_command" -f -a "completion" -d 'Print the completion script for bash, zsh or fish'
 complete -c corral -n "__fish_corral_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -131,28 +133,67 @@ complete -c corral -n "__fish_corral_using_subcommand spec" -s b -l bundle -d 'P
 complete -c corral -n "__fish_corral_using_subcommand spec" -l rootless -d 'Generate a configuration for a rootless container'
 complete -c corral -n "__fish_corral_using_subcommand spec" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c corral -n "__fish_corral_using_subcommand features" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l image-path -d 'Path for the CRIU image files [default: ./checkpoint]' -r -F
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l work-path -d 'Path for CRIU\'s work files and log [default: the image path]' -r -F
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l manage-cgroups-mode -d 'cgroups mode: soft, full, strict or ignore [default: soft]' -r
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l empty-ns -d 'Create a namespace, but do not restore its properties (network only)' -r
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l parent-path -d 'Path of a previous (pre-)dump, relative to the image path' -r -F
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l status-fd -d 'CRIU writes \\0 to this fd once lazy pages are ready' -r
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l page-server -d 'ADDRESS:PORT of the page server' -r
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l tcp-established -d 'Allow open TCP connections'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l ext-unix-sk -d 'Allow external unix sockets'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l shell-job -d 'Allow shell jobs'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l file-locks -d 'Handle file locks, for safety'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l lazy-pages -d 'Use userfaultfd to restore memory pages lazily'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l auto-dedup -d 'Enable auto deduplication of memory images'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l leave-running -d 'Leave the processes running after the checkpoint'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l tcp-skip-in-flight -d 'Skip in-flight TCP connections'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l link-remap -d 'Link unlinked files back when possible'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -l pre-dump -d 'Dump the memory only and leave the container running (a later dump names it with --parent-path)'
+complete -c corral -n "__fish_corral_using_subcommand checkpoint" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l image-path -d 'Path for the CRIU image files [default: ./checkpoint]' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l work-path -d 'Path for CRIU\'s work files and log [default: the image path]' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l manage-cgroups-mode -d 'cgroups mode: soft, full, strict or ignore [default: soft]' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -l empty-ns -d 'Create a namespace, but do not restore its properties (network only)' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -s b -l bundle -d 'Path to the root of the bundle directory' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l console-socket -d 'Path to an AF_UNIX socket which will receive the pty master' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l pid-file -d 'File to write the process id to' -r -F
+complete -c corral -n "__fish_corral_using_subcommand restore" -l lsm-profile -d 'An LSM profile for the restored processes, TYPE:NAME' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -l lsm-mount-context -d 'An LSM mount context for the restored mounts' -r
+complete -c corral -n "__fish_corral_using_subcommand restore" -l tcp-established -d 'Allow open TCP connections'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l ext-unix-sk -d 'Allow external unix sockets'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l shell-job -d 'Allow shell jobs'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l file-locks -d 'Handle file locks, for safety'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l lazy-pages -d 'Use userfaultfd to restore memory pages lazily'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l auto-dedup -d 'Enable auto deduplication of memory images'
+complete -c corral -n "__fish_corral_using_subcommand restore" -s d -l detach -d 'Detach from the container\'s process'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l no-subreaper -d 'Do not make corral a child subreaper while it waits'
+complete -c corral -n "__fish_corral_using_subcommand restore" -l no-pivot -d 'Accepted for runc\'s command line: CRIU makes the restored root itself, as under runc'
+complete -c corral -n "__fish_corral_using_subcommand restore" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c corral -n "__fish_corral_using_subcommand check" -l format -d 'Output format' -r -f -a "text\t''
 json\t''"
 complete -c corral -n "__fish_corral_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c corral -n "__fish_corral_using_subcommand completion" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "create" -d 'Create a container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "start" -d 'Execute the user process of a created container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "run" -d 'Create and start a container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "exec" -d 'Run a new process inside a container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "pause" -d 'Suspend all processes of a container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "resume" -d 'Resume all processes of a paused container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "ps" -d 'List the processes of a container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "update" -d 'Update the resource limits of a container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "events" -d 'Stream stats and OOM events of a container, or print its stats once'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "state" -d 'Output the state of a container'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "kill" -d 'Send a signal to the container\'s init process'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "delete" -d 'Delete a container and everything it holds'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "list" -d 'List containers started by corral with the given root'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "spec" -d 'Create a new specification file'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "features" -d 'Show what this build of corral supports, as JSON'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "check" -d 'Report what this host can run: namespaces, cgroups, seccomp, LSMs, system calls, CRIU'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "completion" -d 'Print the completion script for bash, zsh or fish'
-complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features check completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "create" -d 'Create a container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "start" -d 'Execute the user process of a created container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "run" -d 'Create and start a container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "exec" -d 'Run a new process inside a container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "pause" -d 'Suspend all processes of a container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "resume" -d 'Resume all processes of a paused container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "ps" -d 'List the processes of a container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "update" -d 'Update the resource limits of a container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "events" -d 'Stream stats and OOM events of a container, or print its stats once'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "state" -d 'Output the state of a container'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "kill" -d 'Send a signal to the container\'s init process'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "delete" -d 'Delete a container and everything it holds'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "list" -d 'List containers started by corral with the given root'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "spec" -d 'Create a new specification file'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "features" -d 'Show what this build of corral supports, as JSON'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "checkpoint" -d 'Checkpoint a running container with CRIU'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "restore" -d 'Restore a container from a checkpoint'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "check" -d 'Report what this host can run: namespaces, cgroups, seccomp, LSMs, system calls, CRIU'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "completion" -d 'Print the completion script for bash, zsh or fish'
+complete -c corral -n "__fish_corral_using_subcommand help; and not __fish_seen_subcommand_from create start run exec pause resume ps update events state kill delete list spec features checkpoint restore check completion help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Container ids for the commands that take one (added to clap_complete's script by
 # tests/docs.rs): `corral list -q` under the --root given on the command line.

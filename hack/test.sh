@@ -16,6 +16,8 @@ command -v unshare >/dev/null || need+=(util-linux)
 command -v newuidmap >/dev/null || need+=(uidmap)
 # The systemd lane's rootless test reaches the user's systemd instance on its session bus.
 [ -f /usr/lib/systemd/user/dbus.socket ] || need+=(dbus-user-session)
+# checkpoint/restore: CRIU (its checks pass in the v2 VM lane; on this host it must fail cleanly).
+command -v criu >/dev/null || need+=(criu)
 # apparmor_parser loads the AppArmor test profile in the v2 VM, whose kernel has AppArmor on.
 command -v apparmor_parser >/dev/null || need+=(apparmor)
 # The SELinux lane boots the VM with SELinux: it loads this policy with load_policy.

@@ -28,6 +28,10 @@ pub enum Error {
     },
     #[error("{context}: {err}")]
     Sys { context: String, err: nix::Error },
+    /// CRIU failed a request (`checkpoint`, `restore`): which one, and CRIU's own words
+    /// (its error message and the last error lines of its log).
+    #[error("criu {op} failed: {detail}")]
+    Criu { op: String, detail: String },
     #[error("{0}")]
     Other(String),
 }

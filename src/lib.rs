@@ -4,6 +4,7 @@
 //! modules fit together, docs/security.md whom they trust.
 
 pub(crate) mod cgroups;
+pub(crate) mod checkpoint;
 pub mod cli;
 pub(crate) mod container;
 pub(crate) mod error;

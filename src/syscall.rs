@@ -1092,3 +1092,66 @@ pub fn syscall_exists(nr: libc::c_long) -> bool {
     let r = unsafe { libc::syscall(nr, -1i64, 0usize, 0usize, 0usize, 0usize) };
     r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ENOSYS)
 }
+
+/// A connected pair of SOCK_SEQPACKET unix sockets, close-on-exec: CRIU's RPC needs message
+/// boundaries, which std's socket types (stream and datagram pairs) do not give together
+/// with a pair.
+pub fn seqpacket_pair() -> io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: socketpair writes two fds into `fds`, which outlives the call.
+    let r = unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: both fds were just created and are owned by nobody else.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// One message from a SOCK_SEQPACKET socket, and the fd it carried (SCM_RIGHTS), if any.
+pub fn recv_message_with_fd(
+    sock: &std::os::unix::net::UnixDatagram,
+    buf: &mut [u8],
+) -> io::Result<(usize, Option<OwnedFd>)> {
+    let mut fds = [-1 as RawFd; 1];
+    let (n, nfds) = sendfd::RecvWithFd::recv_with_fd(sock, buf, &mut fds)?;
+    let fd = (nfds == 1).then(|| {
+        // SAFETY: the fd arrived through SCM_RIGHTS and belongs to us now.
+        unsafe { OwnedFd::from_raw_fd(fds[0]) }
+    });
+    Ok((n, fd))
+}
+
+/// Brings up the loopback interface of this network namespace (SIOCGIFFLAGS, then
+/// SIOCSIFFLAGS with IFF_UP): a new network namespace starts with `lo` down.
+pub fn loopback_up() -> io::Result<()> {
+    // SAFETY: socket(2) takes no pointers; the fd is owned right away.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    let sock = unsafe { OwnedFd::from_raw_fd(fd) };
+    // SAFETY: ifreq is plain data; all zeroes is a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: SIOCGIFFLAGS fills the flags of `ifr`, which outlives the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: the kernel filled `ifru_flags` above; reading and setting it is plain data.
+    unsafe { ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: SIOCSIFFLAGS reads `ifr`, which outlives the call.
+    if unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}

@@ -111,6 +111,12 @@ fn console_target(root: &RootDir) -> Result<OwnedFd> {
 fn send_master(console_fd: RawFd, master: &OwnedFd) -> Result<()> {
     // SAFETY: the parent passed us this fd for the console socket; we own it from here.
     let sock = unsafe { UnixStream::from_raw_fd(console_fd) };
+    send_master_to(&sock, master)
+}
+
+/// Sends a pty master over a console socket as runc does: the pty's name as the message,
+/// the fd with SCM_RIGHTS (also what `restore` hands over for a restored terminal).
+pub fn send_master_to(sock: &UnixStream, master: &OwnedFd) -> Result<()> {
     let name = std::fs::read_link(fd_path(master)).unwrap_or_default();
     sock.send_with_fd(name.as_os_str().as_encoded_bytes(), &[master.as_raw_fd()])
         .ctx(|| "send pty master to the console socket")?;

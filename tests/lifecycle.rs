@@ -503,10 +503,20 @@ fn features_lists_only_what_corral_supports() {
             .iter()
             .any(|o| o == "rro")
     );
-    // The systemd driver honours org.systemd.property.*: engines must know it is not inert.
+    // The systemd driver honours org.systemd.property.*, checkpoint and restore
+    // org.criu.config: engines must know they are not inert (runc lists both).
     assert_eq!(
         f["potentiallyUnsafeConfigAnnotations"],
-        serde_json::json!(["org.systemd.property."])
+        serde_json::json!(["org.systemd.property.", "org.criu.config"])
+    );
+    // Whether checkpoint works here: runc's key, CRIU's own verdict.
+    let criu_ok = std::process::Command::new("criu")
+        .arg("check")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert_eq!(
+        f["annotations"]["org.opencontainers.runc.checkpoint.enabled"],
+        criu_ok.to_string()
     );
 }
 

@@ -213,3 +213,19 @@ fn user_namespace_bind_source_behind_a_root_only_directory() {
     rt.cleanup(&id);
     assert!(vol.join("new").exists());
 }
+
+/// runc brings up `lo` in a new network namespace (its specconv adds a loopback network):
+/// a server and a client on 127.0.0.1 in one container work. corral left it down until the
+/// checkpoint tests' TCP pair found it.
+#[test]
+fn a_new_network_namespace_has_loopback_up_as_runc() {
+    let b = Bundle::with_args(&[
+        "sh",
+        "-c",
+        "ip -o -4 addr show lo | awk '{print $4}'; cat /sys/class/net/lo/flags; \
+         (nc -l -p 4000 | head -1) & sleep 0.3; echo over-lo | nc 127.0.0.1 4000; wait",
+    ]);
+    let results = differential("lo-up", |rt, id| rt.output_of(&b, id));
+    assert_same(&results);
+    assert_eq!(results[0].1, "127.0.0.1/8\n0x9\nover-lo\n");
+}

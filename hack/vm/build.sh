@@ -39,8 +39,9 @@ mkdir -p "$root"/{bin,proc,sys,dev,lower,upper,newroot,modules}
 cp /bin/busybox "$root/bin/busybox"
 # veth and macvlan: the CRI lane's pod network (hack/e2e/cri.py); loop and ext4 (with what
 # it needs: the kernel has no module loader here): idmapped-mount tests on an ext4 image;
-# dummy: netDevices tests.
-for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay veth macvlan crc16 mbcache jbd2 crc32c_generic ext4 loop dummy; do
+# dummy: netDevices tests; netfilter (nf_tables, the iptables-nft compat layer, xt_mark): CRIU's
+# kernel probes and the network lock it takes around a checkpoint.
+for m in virtio virtio_ring virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci netfs fscache 9pnet 9pnet_virtio 9p overlay veth macvlan crc16 mbcache jbd2 crc32c_generic ext4 loop dummy libcrc32c nfnetlink nf_tables x_tables nft_compat xt_mark xt_tcpudp unix_diag inet_diag tcp_diag udp_diag netlink_diag af_packet_diag nf_defrag_ipv4 nf_defrag_ipv6 nf_conntrack nf_conntrack_netlink; do
   f=$(find "$work/k/lib/modules/$ver" -name "$m.ko" | head -1)
   [ -n "$f" ] || { echo "module $m missing from $pkg" >&2; exit 1; }
   cp "$f" "$root/modules/"

@@ -384,6 +384,19 @@ impl Cgroup {
         Ok(())
     }
 
+    /// Puts a running process into the container's cgroup: into the unit (systemd), or into
+    /// every hierarchy's `cgroup.procs` (`restore` places CRIU there before it forks the
+    /// restored processes, which then start inside).
+    pub fn enter(&self, pid: i32, id: &str, extras: &systemd::UnitExtras) -> Result<()> {
+        if self.systemd.is_some() {
+            return self.place_in_unit(pid, id, extras);
+        }
+        for dir in self.paths.values() {
+            write_file(&dir.join("cgroup.procs"), &pid.to_string())?;
+        }
+        Ok(())
+    }
+
     /// `--systemd-cgroup`: asks systemd for the container's unit with `pid` (the init) in it,
     /// then puts the pid into the hierarchies systemd leaves alone (v1 controllers it does not
     /// manage), as runc joins every path after starting the unit.

@@ -525,7 +525,7 @@ fn criu(path: &Path) -> Check {
         "criu",
         ok,
         detail,
-        "checkpoint and restore (not implemented in corral yet)",
+        "checkpoint and restore (corral checkpoint, corral restore)",
         false,
     )
 }

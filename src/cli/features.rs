@@ -8,7 +8,7 @@ pub struct Args {}
 /// What this build really supports, in runc's `features` shape. Keep it true: clients use
 /// it to decide what to ask for.
 #[inline(never)]
-pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
+pub fn run(g: &GlobalOptions, _a: Args) -> Result<i32> {
     let features = json!({
         "ociVersionMin": crate::spec::OCI_VERSION_MIN,
         "ociVersionMax": crate::spec::OCI_VERSION,
@@ -44,13 +44,28 @@ pub fn run(_g: &GlobalOptions, _a: Args) -> Result<i32> {
             "selinux": {"enabled": crate::lsm::selinux_enabled()}
         },
         "annotations": {
-            "org.opencontainers.runtime-spec.features.corral.version": env!("CARGO_PKG_VERSION")
+            "org.opencontainers.runtime-spec.features.corral.version": env!("CARGO_PKG_VERSION"),
+            // runc's key; runc says "true" when built with CRIU support, corral says
+            // whether this host's CRIU passes `criu check`, as an engine wants to know.
+            "org.opencontainers.runc.checkpoint.enabled": criu_works(&g.criu).to_string()
         },
         // Annotations that change what the runtime does, which an engine should not pass
         // through from untrusted pod specs (containerd filters on this list): properties of
-        // the systemd unit (prefix form, as runc lists it).
-        "potentiallyUnsafeConfigAnnotations": ["org.systemd.property."]
+        // the systemd unit (prefix form, as runc lists it), and the CRIU config file a
+        // checkpoint or restore reads.
+        "potentiallyUnsafeConfigAnnotations": ["org.systemd.property.", "org.criu.config"]
     });
     super::out(&format!("{}\n", serde_json::to_string_pretty(&features)?))?;
     Ok(0)
+}
+
+/// `criu check` passes (`--criu` names the binary).
+fn criu_works(criu: &std::path::Path) -> bool {
+    std::process::Command::new(criu)
+        .arg("check")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }

@@ -3,6 +3,7 @@
 //! checks of what the caller passed (`--preserve-fds`) and `run`'s child subreaper.
 
 mod check;
+mod checkpoint;
 mod completion;
 mod create;
 mod delete;
@@ -14,6 +15,7 @@ mod kill;
 mod list;
 mod pause;
 mod ps;
+mod restore;
 mod run;
 mod spec;
 mod start;
@@ -122,6 +124,12 @@ pub enum Command {
     /// Show what this build of corral supports, as JSON
     #[command(after_long_help = EXAMPLES_FEATURES)]
     Features(features::Args),
+    /// Checkpoint a running container with CRIU
+    #[command(after_long_help = EXAMPLES_CHECKPOINT)]
+    Checkpoint(Box<checkpoint::Args>),
+    /// Restore a container from a checkpoint
+    #[command(after_long_help = EXAMPLES_RESTORE)]
+    Restore(Box<restore::Args>),
     /// Report what this host can run: namespaces, cgroups, seccomp, LSMs, system calls, CRIU
     #[command(after_long_help = EXAMPLES_CHECK)]
     Check(check::Args),
@@ -174,6 +182,14 @@ const EXAMPLES_SPEC: &str = "Examples:
   mkdir -p bundle/rootfs && cd bundle && corral spec   # writes config.json for rootfs/";
 const EXAMPLES_CHECK: &str = "Examples:\n  corral check                      # OK / MISSING / WARN per line; exit 1 if the default config cannot run\n  corral check --format json | jq '.checks[] | select(.verdict != \"OK\")'";
 const EXAMPLES_COMPLETION: &str = "Examples:\n  source <(corral completion bash)\n  corral completion fish > ~/.config/fish/completions/corral.fish\n  corral completion zsh > \"${fpath[1]}/_corral\"";
+const EXAMPLES_CHECKPOINT: &str = "Examples:
+  corral checkpoint --image-path /var/lib/ckpt/web1 web1        # saved, then gone
+  corral checkpoint --leave-running --image-path /tmp/snap web1   # saved, still running
+  corral checkpoint --pre-dump --image-path /ck/1 web1 && \\
+    corral checkpoint --image-path /ck/2 --parent-path ../1 web1";
+const EXAMPLES_RESTORE: &str = "Examples:
+  corral restore --detach --image-path /var/lib/ckpt/web1 --bundle /containers/web web1
+  corral restore --image-path /tmp/snap --bundle . web2     # in the foreground, under a new id";
 const EXAMPLES_FEATURES: &str = "Examples:
   corral features | jq .linux.namespaces";
 
@@ -362,6 +378,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Features(a) => features::run(g, a),
         Command::Completion(a) => completion::run(a),
         Command::Check(a) => check::run(g, a),
+        Command::Checkpoint(a) => checkpoint::run(g, *a),
+        Command::Restore(a) => restore::run(g, *a),
     }
 }
 

@@ -44,6 +44,11 @@ pub fn enter(cfg: &InitConfig, chan: &mut Channel) -> Result<()> {
         }
     }
     nix::sched::unshare(flags).ctx(|| format!("unshare namespaces ({flags:?})"))?;
+    if creates(LinuxNamespaceType::Network) {
+        // runc brings the loopback of a new network namespace up; programs expect
+        // 127.0.0.1 to work (a server and its health check in one container).
+        crate::syscall::loopback_up().ctx(|| "bring up lo in the new network namespace")?;
+    }
     if creates(LinuxNamespaceType::Time) {
         write_time_offsets(cfg)?;
     }

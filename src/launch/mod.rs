@@ -22,10 +22,12 @@ mod rootless;
 mod sealed;
 mod spawn;
 
+pub(crate) use cleanup::Cleanup;
 pub use exec::{ExecOptions, exec};
+pub(crate) use files::make_state_dir;
 pub use files::write_pid_file;
 pub use sealed::overlay_view_works;
-pub(crate) use spawn::socket_activation;
+pub(crate) use spawn::{check_console_flags, socket_activation};
 
 use crate::cgroups::systemd::UnitExtras;
 use crate::cgroups::{Cgroup, Driver};
@@ -37,11 +39,10 @@ use crate::log;
 use crate::oci_state::OciState;
 use crate::spec::{Bundle, load_bundle};
 use crate::sync::{InitConfig, PROTOCOL_VERSION};
-use cleanup::Cleanup;
 use driver::ParentSide;
 use oci_spec::runtime::Spec;
 use placement::Placement;
-use spawn::{InitRequest, check_console_flags, start_init};
+use spawn::{InitRequest, start_init};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -278,7 +279,7 @@ impl ParentSide for Creating<'_> {
 }
 
 /// A bind mount whose source is missing is reported before anything is created.
-fn check_mount_sources(bundle: &Bundle) -> Result<()> {
+pub(crate) fn check_mount_sources(bundle: &Bundle) -> Result<()> {
     for (i, m) in bundle
         .spec
         .mounts()

@@ -6,7 +6,7 @@
 
 mod cgroupfs;
 mod copyup;
-mod devices;
+pub(crate) mod devices;
 mod error;
 mod idmap;
 pub(crate) mod mounts;
