@@ -554,3 +554,32 @@ fn a_restore_that_cannot_start_leaves_nothing_behind() {
     assert!(err.contains("criu restore failed"), "{err}");
     assert_clean(&rt, &id);
 }
+
+/// CRIU brings a read-only root back writable (an open CRIU bug, runc inherits it): corral
+/// remounts the restored root read-only before the processes run again. runc's result is
+/// recorded, not compared.
+#[test]
+fn a_read_only_root_stays_read_only_after_a_restore() {
+    need_criu!();
+    let mut b = counter();
+    b.config["root"]["readonly"] = json!(true);
+    let probe = "touch /probe 2>/dev/null && echo writable || echo read-only";
+    let results = differential("ckpt-ro", |rt, id| {
+        let image = b.path().join(format!("{}-ro", rt.name));
+        let out = start_counter(rt, &b, id);
+        let before_dump = rt.ok(&["exec", id, "sh", "-c", probe]);
+        assert_eq!(before_dump.trim(), "read-only", "{}", rt.name);
+        checkpoint(rt, id, &image, &[]);
+        let before = out.numbers();
+        let after = restore(rt, &b, id, &image, &[]);
+        assert_continues(rt, &before, &after);
+        let restored = rt.ok(&["exec", id, "sh", "-c", probe]).trim().to_string();
+        // The container's own processes see the same root as exec.
+        let init = rt.state(id)["pid"].as_i64().unwrap();
+        let opts = std::fs::read_to_string(format!("/proc/{init}/mountinfo")).unwrap();
+        let root_line = opts.lines().find(|l| l.split(' ').nth(4) == Some("/")).unwrap_or("").to_string();
+        (restored, root_line.split(' ').nth(5).unwrap_or("").starts_with("ro"))
+    });
+    eprintln!("runc 1.1.5 after restore: {:?}", results[1].1);
+    assert_eq!(results[0].1, ("read-only".to_string(), true), "corral");
+}

@@ -148,6 +148,9 @@ pub fn restore(root: &StateRoot, o: &RestoreOptions) -> Result<Restored> {
             "post-restore" => {
                 let pid = n.pid();
                 cleanup.init_pid = Some(pid);
+                if read_only_root(spec) {
+                    remount_root_readonly(pid)?;
+                }
                 record_restored(&mut state, &dir, pid)
             }
             "orphan-pts-master" => {
@@ -388,6 +391,31 @@ fn loopback_up_in(pid: i32) -> Result<()> {
     .join()
     .map_err(|_| Error::other("bring up lo in the restored network namespace: thread panicked"))?
     .ctx(|| "bring up lo in the restored network namespace")
+}
+
+fn read_only_root(spec: &Spec) -> bool {
+    spec.root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+}
+
+/// CRIU brings a `root.readonly` container back with a writable root (an open CRIU bug,
+/// which runc inherits). The root is remounted read-only in the container's mount
+/// namespace at CRIU's post-restore notification, before the restored processes run again.
+fn remount_root_readonly(pid: i32) -> Result<()> {
+    let mntns = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .ctx(|| format!("open /proc/{pid}/ns/mnt"))?;
+    // A thread of its own, with its own root and cwd (CLONE_FS undone), may join the mount
+    // namespace; "/" is then the container's root.
+    std::thread::spawn(move || -> Result<()> {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS).ctx(|| "unshare CLONE_FS")?;
+        nix::sched::setns(&mntns, nix::sched::CloneFlags::CLONE_NEWNS)
+            .ctx(|| "join the restored mount namespace")?;
+        crate::rootfs::make_root_readonly()
+    })
+    .join()
+    .map_err(|_| Error::other("root.readonly after restore: thread panicked"))?
 }
 
 /// prestart and createRuntime hooks, once CRIU has made the namespaces (runc's timing).
