@@ -577,8 +577,15 @@ fn a_read_only_root_stays_read_only_after_a_restore() {
         // The container's own processes see the same root as exec.
         let init = rt.state(id)["pid"].as_i64().unwrap();
         let opts = std::fs::read_to_string(format!("/proc/{init}/mountinfo")).unwrap();
-        let root_line = opts.lines().find(|l| l.split(' ').nth(4) == Some("/")).unwrap_or("").to_string();
-        (restored, root_line.split(' ').nth(5).unwrap_or("").starts_with("ro"))
+        let root_line = opts
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .unwrap_or("")
+            .to_string();
+        (
+            restored,
+            root_line.split(' ').nth(5).unwrap_or("").starts_with("ro"),
+        )
     });
     eprintln!("runc 1.1.5 after restore: {:?}", results[1].1);
     assert_eq!(results[0].1, ("read-only".to_string(), true), "corral");
