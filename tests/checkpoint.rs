@@ -590,3 +590,115 @@ fn a_read_only_root_stays_read_only_after_a_restore() {
     eprintln!("runc 1.1.5 after restore: {:?}", results[1].1);
     assert_eq!(results[0].1, ("read-only".to_string(), true), "corral");
 }
+
+/// runc's other flags reach CRIU (the logs land in the work paths), and a restore without
+/// `--detach` waits for the container: it writes the pid file, exits with the container's
+/// status (128+9 after SIGKILL) and deletes it, as `run` does.
+#[test]
+fn runcs_other_flags_and_a_foreground_restore() {
+    need_criu!();
+    let b = counter();
+    let results = differential("ckpt-fg", |rt, id| {
+        let dir = b.path().join(format!("{}-fg", rt.name));
+        let (image, work, work2) = (dir.join("image"), dir.join("work"), dir.join("work2"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let out = start_counter(rt, &b, id);
+        let mut flags = vec![
+            "--work-path",
+            work.to_str().unwrap(),
+            "--file-locks",
+            "--auto-dedup",
+            "--manage-cgroups-mode",
+            "soft",
+            "--ext-unix-sk",
+            "--empty-ns",
+            "network",
+        ];
+        if rt.name == "corral" {
+            // runc 1.2's; 1.1.5 does not know them.
+            flags.extend(["--link-remap", "--tcp-skip-in-flight"]);
+        }
+        checkpoint(rt, id, &image, &flags);
+        let before = out.numbers();
+        assert!(
+            work.join("dump.log").exists(),
+            "{}: no dump.log in --work-path",
+            rt.name
+        );
+        assert!(
+            !image.join("dump.log").exists(),
+            "{}: dump.log in the image path",
+            rt.name
+        );
+
+        b.write_for(rt, id);
+        let pid_file = dir.join("pid");
+        let (out_r, out_w) = nix::unistd::pipe().unwrap();
+        let (in_r, in_w) = nix::unistd::pipe().unwrap();
+        let mut child = rt
+            .cmd()
+            .args([
+                "restore",
+                "--image-path",
+                image.to_str().unwrap(),
+                "--bundle",
+                b.path_str(),
+                "--work-path",
+                work2.to_str().unwrap(),
+                "--pid-file",
+                pid_file.to_str().unwrap(),
+                "--no-pivot",
+                "--file-locks",
+                "--ext-unix-sk",
+                "--auto-dedup",
+                "--manage-cgroups-mode",
+                "soft",
+                id,
+            ])
+            .stdin(Stdio::from(in_r))
+            .stdout(Stdio::from(out_w))
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("stderr")).unwrap(),
+            ))
+            .spawn()
+            .unwrap();
+        drop(in_w);
+        let after = Output::reading(out_r);
+        let start = Instant::now();
+        while after.numbers().len() < 2 && start.elapsed() < PATIENCE {
+            if let Some(status) = child.try_wait().unwrap() {
+                let err = std::fs::read_to_string(dir.join("stderr")).unwrap_or_default();
+                panic!("{} restore ended with {status}: {err}", rt.name);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert_continues(rt, &before, &after);
+        let pid: i64 = std::fs::read_to_string(&pid_file)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert_eq!(
+            pid,
+            rt.state(id)["pid"].as_i64().unwrap(),
+            "{}: pid file",
+            rt.name
+        );
+        assert!(
+            work2.join("restore.log").exists(),
+            "{}: no restore.log in --work-path",
+            rt.name
+        );
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "{}: restore returned early",
+            rt.name
+        );
+        rt.ok(&["kill", id, "KILL"]);
+        let code = child.wait().unwrap().code();
+        let gone = !rt.run(&["state", id]).status.success();
+        (code, gone)
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (Some(137), true));
+}

@@ -72,7 +72,11 @@ fn devices_move_in_with_their_addresses_and_up() {
                  ip -o link show | cut -d: -f2 | cut -d@ -f1 | sort";
     let (rc, out, after) = run_in_own_netns(&rt, &b, &id, DEVICES, after);
     assert_eq!(rc, 0, "{out}");
-    assert_eq!(out, "eth7 10.9.8.7/24\nv0 10.9.9.1/24\n,UP\n,UP\n");
+    // lo is up with its address in a new network namespace, as runc has it.
+    assert_eq!(
+        out,
+        "eth7 10.9.8.7/24\nlo 127.0.0.1/8\nv0 10.9.9.1/24\n,UP\n,UP\n"
+    );
     assert_eq!(
         after, " lo\n",
         "what the host namespace has once the container is gone"
