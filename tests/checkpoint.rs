@@ -702,3 +702,48 @@ fn runcs_other_flags_and_a_foreground_restore() {
     assert_same(&results);
     assert_eq!(results[0].1, (Some(137), true));
 }
+
+/// The hooks of a restore where runc runs them: prestart and createRuntime once CRIU has
+/// made the namespaces, with the restored init's pid (not the dumped one's); poststop at
+/// the delete.
+#[test]
+fn restore_runs_the_creation_hooks_with_the_restored_pid() {
+    need_criu!();
+    let mut b = counter();
+    let hooks = b.path().join("hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let record = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > \"$0/$1.json\"; echo $1 >> \"$0/order\""), hooks.to_str().unwrap(), kind]});
+    b.config["hooks"] = json!({
+        "prestart": [record("prestart")],
+        "createRuntime": [record("createRuntime")],
+        "poststop": [record("poststop")],
+    });
+    let results = differential("ckpt-hooks", |rt, id| {
+        let _ = std::fs::remove_file(hooks.join("order"));
+        let image = b.path().join(format!("{}-hooks", rt.name));
+        let out = start_counter(rt, &b, id);
+        let dumped_pid = rt.state(id)["pid"].as_i64().unwrap();
+        checkpoint(rt, id, &image, &[]);
+        let before = out.numbers();
+        std::fs::write(hooks.join("order"), "").unwrap();
+        let after = restore(rt, &b, id, &image, &[]);
+        assert_continues(rt, &before, &after);
+        let pid = rt.state(id)["pid"].as_i64().unwrap();
+        let read = |kind: &str| -> serde_json::Value {
+            serde_json::from_str(
+                &std::fs::read_to_string(hooks.join(format!("{kind}.json"))).unwrap(),
+            )
+            .unwrap()
+        };
+        for kind in ["prestart", "createRuntime"] {
+            let s = read(kind);
+            assert_eq!(s["pid"].as_i64(), Some(pid), "{}: {kind} saw {s}", rt.name);
+            assert_ne!(s["pid"].as_i64(), Some(dumped_pid), "{}: {kind}", rt.name);
+            assert_eq!(s["id"], id, "{}: {kind}", rt.name);
+        }
+        rt.ok(&["delete", "--force", id]);
+        std::fs::read_to_string(hooks.join("order")).unwrap()
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, "prestart\ncreateRuntime\npoststop\n");
+}
