@@ -487,6 +487,25 @@ fn checkpoint_refuses_a_created_container_and_bad_flags_as_runc() {
     rt.cleanup(&id);
 }
 
+/// A restore of `image` that must fail: exit 1, one error line (returned), and nothing of
+/// the container left.
+fn refused_restore(rt: &Runtime, b: &Bundle, id: &str, image: &std::path::Path) -> String {
+    let out = rt.run(&[
+        "restore",
+        "--detach",
+        "--image-path",
+        image.to_str().unwrap(),
+        "--bundle",
+        b.path_str(),
+        id,
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_clean(rt, id);
+    err
+}
+
 #[test]
 fn a_restore_that_cannot_start_leaves_nothing_behind() {
     let b = counter();
@@ -495,43 +514,19 @@ fn a_restore_that_cannot_start_leaves_nothing_behind() {
     let _g = rt.guard(&id);
     b.write_for(&rt, &id);
     // No image at all: refused before anything exists.
-    let none = b.path().join("no-such-image");
-    let out = rt.run(&[
-        "restore",
-        "--detach",
-        "--image-path",
-        none.to_str().unwrap(),
-        "--bundle",
-        b.path_str(),
-        &id,
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = refused_restore(&rt, &b, &id, &b.path().join("no-such-image"));
     assert!(
         err.contains("--image-path") && err.contains("no-such-image"),
         "{err}"
     );
-    assert_clean(&rt, &id);
     // An image directory that is no checkpoint: CRIU is never asked, nothing is left.
     let empty = b.path().join("empty-image");
     std::fs::create_dir_all(&empty).unwrap();
-    let out = rt.run(&[
-        "restore",
-        "--detach",
-        "--image-path",
-        empty.to_str().unwrap(),
-        "--bundle",
-        b.path_str(),
-        &id,
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let err = refused_restore(&rt, &b, &id, &empty);
     assert!(
         err.contains("descriptors.json") && err.contains("not a checkpoint image"),
         "{err}"
     );
-    assert_clean(&rt, &id);
     // A checkpoint image CRIU cannot restore (descriptors but no process tree): CRIU is
     // started inside the container's new cgroup, fails, and everything goes again.
     std::fs::write(
@@ -539,20 +534,8 @@ fn a_restore_that_cannot_start_leaves_nothing_behind() {
         "[\"/dev/null\",\"/dev/null\",\"/dev/null\"]",
     )
     .unwrap();
-    let out = rt.run(&[
-        "restore",
-        "--detach",
-        "--image-path",
-        empty.to_str().unwrap(),
-        "--bundle",
-        b.path_str(),
-        &id,
-    ]);
-    let err = String::from_utf8_lossy(&out.stderr).to_string();
-    assert_eq!(out.status.code(), Some(1), "{err}");
-    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    let err = refused_restore(&rt, &b, &id, &empty);
     assert!(err.contains("criu restore failed"), "{err}");
-    assert_clean(&rt, &id);
 }
 
 /// CRIU brings a read-only root back writable (an open CRIU bug, runc inherits it): corral
