@@ -21,3 +21,14 @@ pub fn point(name: &str) {
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn point(_name: &str) {}
+
+/// [`point`] named `command:step`, for steps that `create` and `exec` share (the launch
+/// protocol's driver).
+#[cfg(debug_assertions)]
+pub fn step(command: &str, step: &str) {
+    point(&format!("{command}:{step}"));
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn step(_command: &str, _step: &str) {}

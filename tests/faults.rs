@@ -307,6 +307,8 @@ fn concurrent_commands_on_one_id_are_serialised() {
 /// Where a container is before the command under test runs.
 #[derive(Clone, Copy, Debug)]
 enum Before {
+    /// Nothing yet: the command is `create` (or `run`).
+    Absent,
     Created,
     Running,
     Paused,
@@ -315,6 +317,9 @@ enum Before {
 /// Creates `id` from `b` and brings it to `before`.
 fn bring_to(rt: &Runtime, b: &Bundle, id: &str, before: Before) {
     b.write_for(rt, id);
+    if matches!(before, Before::Absent) {
+        return;
+    }
     rt.ok(&["create", "--bundle", b.path_str(), id]);
     if !matches!(before, Before::Created) {
         rt.ok(&["start", id]);
@@ -325,29 +330,96 @@ fn bring_to(rt: &Runtime, b: &Bundle, id: &str, before: Before) {
 }
 
 /// The command's arguments with the id where runc's syntax puts it (`exec -- ARGS` names
-/// the process after the id).
-fn with_id<'a>(command: &[&'a str], id: &'a str) -> Vec<&'a str> {
-    match command {
-        ["exec", "--", rest @ ..] => [&["exec", id][..], rest].concat(),
+/// the process after the id), and `{bundle}` replaced by the bundle's path.
+fn with_id(command: &[&str], id: &str, bundle: &Bundle) -> Vec<String> {
+    let args: Vec<&str> = match command {
+        ["exec", rest @ ..] => {
+            let dashes = rest.iter().position(|a| *a == "--").expect("exec -- ARGS");
+            [
+                &["exec"][..],
+                &rest[..dashes],
+                &[id][..],
+                &rest[dashes + 1..],
+            ]
+            .concat()
+        }
         ["kill", "--all", sig] => vec!["kill", "--all", id, sig],
         [cmd, flags @ ..] => [&[*cmd][..], flags, &[id][..]].concat(),
         [] => unreachable!(),
+    };
+    args.iter()
+        .map(|a| a.replace("{bundle}", bundle.path_str()))
+        .collect()
+}
+
+/// A fault point, the command that reaches it, where the container stands before, the
+/// statuses `state` may show after, and the bundle.
+type KillCase<'a> = (&'a str, &'a [&'a str], Before, &'a [&'a str], &'a Bundle);
+
+/// prestart, poststart and poststop hooks that do nothing, so the steps around hooks are reached.
+fn with_host_hooks(b: &mut Bundle) {
+    let noop = serde_json::json!([{"path": "/bin/true"}]);
+    b.config["hooks"] = serde_json::json!({"prestart": noop, "poststart": noop, "poststop": noop});
+}
+
+/// Polls `state` until it says one of `want` (an init left without its parent dies by its
+/// parent-death signal a moment later), or returns the last thing it said.
+fn settled_status(rt: &Runtime, id: &str, want: &[&str]) -> Result<String, String> {
+    let start = Instant::now();
+    loop {
+        let state = rt.run(&["state", id]);
+        if !state.status.success() {
+            return Err(stderr_of(&state));
+        }
+        let status = serde_json::from_slice::<serde_json::Value>(&state.stdout).unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        if want.contains(&status.as_str()) || start.elapsed() > Duration::from_secs(5) {
+            return Ok(status);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
-/// Every command killed (SIGKILL, from a debug build's fault point: `src/fault.rs`) between
-/// the two halves of one of its changes: the command must really die there (a point that is
-/// never reached fails the test), `state` must still parse and tell the truth, and
-/// `delete --force` must remove everything. A killed `update` leaves a running container
-/// running: corral's update never freezes.
+/// Every command killed (SIGKILL, from a debug build's fault point: `src/fault.rs`) at each
+/// step of its work, between the two halves of each change (state file written and renamed,
+/// cgroup files, freeze and thaw, pid file, the launch protocol's steps): the command must
+/// really die there (a point that is never reached fails the test), `state` must still parse
+/// and tell the truth, and `delete --force` must remove everything. A killed `update` leaves a
+/// running container running and a paused one paused: corral's update never freezes.
 #[test]
 fn every_command_killed_between_two_steps_leaves_a_truthful_state() {
     use std::os::unix::process::ExitStatusExt;
     let rt = Runtime::corral();
     let mut b = Bundle::new();
     b.args(&["sh", "-c", "sleep 600 & exec sleep 600"]);
+    with_host_hooks(&mut b);
+    let mut quick = Bundle::new();
+    quick.args(&["true"]);
+    let create: &[&str] = &[
+        "create",
+        "--bundle",
+        "{bundle}",
+        "--pid-file",
+        "{bundle}/pid",
+    ];
+    let run: &[&str] = &["run", "--bundle", "{bundle}"];
     // (fault point, command, state before, status the container must show after)
     let cases: &[(&str, &[&str], Before, &[&str])] = &[
+        // Before its state file: the container does not exist yet (its dir must still go).
+        ("recovery.json:temp-written", create, Before::Absent, &[]),
+        ("state.json:temp-written", create, Before::Absent, &[]),
+        ("create:state-written", create, Before::Absent, &["stopped"]),
+        ("create:cgroup-made", create, Before::Absent, &["stopped"]),
+        ("create:spawned", create, Before::Absent, &["stopped"]),
+        ("create:config-sent", create, Before::Absent, &["stopped"]),
+        ("create:accepted", create, Before::Absent, &["stopped"]),
+        ("create:hooks-run", create, Before::Absent, &["stopped"]),
+        ("create:ready", create, Before::Absent, &["stopped"]),
+        // Committed: the init waits for start on its own, as after any create.
+        ("create:committed", create, Before::Absent, &["created"]),
+        ("run:created", run, Before::Absent, &["created"]),
         (
             "start:fifo-written",
             &["start"],
@@ -355,7 +427,38 @@ fn every_command_killed_between_two_steps_leaves_a_truthful_state() {
             &["running"],
         ),
         (
+            "start:fifo-removed",
+            &["start"],
+            Before::Created,
+            &["running"],
+        ),
+        ("start:running", &["start"], Before::Created, &["running"]),
+        (
             "exec:spawned",
+            &["exec", "--", "true"],
+            Before::Running,
+            &["running"],
+        ),
+        (
+            "exec:config-sent",
+            &["exec", "--", "true"],
+            Before::Running,
+            &["running"],
+        ),
+        (
+            "exec:accepted",
+            &["exec", "--", "true"],
+            Before::Running,
+            &["running"],
+        ),
+        (
+            "exec:ready",
+            &["exec", "--pid-file", "{bundle}/exec.pid", "--", "true"],
+            Before::Running,
+            &["running"],
+        ),
+        (
+            "exec:committed",
             &["exec", "--", "true"],
             Before::Running,
             &["running"],
@@ -372,15 +475,29 @@ fn every_command_killed_between_two_steps_leaves_a_truthful_state() {
             Before::Paused,
             &["stopped"],
         ),
+        ("delete:killed", &["delete"], Before::Created, &["stopped"]),
         (
             "delete:cgroup-removed",
             &["delete", "--force"],
             Before::Running,
             &["stopped"],
         ),
+        // Gone: only the poststop hooks were left to run.
+        (
+            "delete:state-removed",
+            &["delete", "--force"],
+            Before::Running,
+            &[],
+        ),
         // Not KILL: on cgroup v2 that is one write to cgroup.kill, with no freeze to stop in.
         (
             "kill-all:frozen",
+            &["kill", "--all", "HUP"],
+            Before::Running,
+            &["paused"],
+        ),
+        (
+            "kill-all:signalled",
             &["kill", "--all", "HUP"],
             Before::Running,
             &["paused"],
@@ -416,18 +533,44 @@ fn every_command_killed_between_two_steps_leaves_a_truthful_state() {
             &["running"],
         ),
         (
+            "resources:cpu-written",
+            &["update", "--cpu-share", "256", "--pids-limit", "70"],
+            Before::Running,
+            &["running"],
+        ),
+        (
+            "resources:pids-written",
+            &["update", "--pids-limit", "60", "--cpu-share", "128"],
+            Before::Paused,
+            &["paused"],
+        ),
+        (
             "update:applied",
             &["update", "--pids-limit", "90"],
             Before::Paused,
             &["paused"],
         ),
+        (
+            "state.json:temp-written",
+            &["update", "--pids-limit", "95"],
+            Before::Running,
+            &["running"],
+        ),
     ];
     let mut injected = std::collections::BTreeMap::<&str, usize>::new();
-    for (point, command, before, after) in cases {
+    let mut cases: Vec<KillCase> = cases
+        .iter()
+        .map(|&(p, c, bf, a)| (p, c, bf, a, &b))
+        .collect();
+    // A foreground `run` killed once the container runs goes on (as with runc, whose run
+    // leaves it too); killed once it has exited, the container is stopped, not deleted.
+    cases.push(("run:started", run, Before::Absent, &["running"], &b));
+    cases.push(("run:exited", run, Before::Absent, &["stopped"], &quick));
+    for (point, command, before, after, b) in cases {
         let id = unique_id("fault");
         let _guard = rt.guard(&id);
-        bring_to(&rt, &b, &id, *before);
-        let args = with_id(command, &id);
+        bring_to(&rt, b, &id, before);
+        let args = with_id(command, &id, b);
         let mut c = rt.cmd();
         c.args(&args).env("CORRAL_FAULT", point);
         let out = capture(&mut c);
@@ -453,24 +596,17 @@ fn every_command_killed_between_two_steps_leaves_a_truthful_state() {
                 "{point}: the exec's init lingers"
             );
         }
-        let state = rt.run(&["state", &id]);
-        if state.status.success() {
-            let status =
-                serde_json::from_slice::<serde_json::Value>(&state.stdout).unwrap()["status"]
-                    .as_str()
-                    .unwrap()
-                    .to_string();
-            assert!(
+        match settled_status(&rt, &id, after) {
+            Ok(status) => assert!(
                 after.contains(&status.as_str()),
                 "{point} during {args:?}: state says {status}, want one of {after:?}"
-            );
-        } else {
-            // Only a delete may have got as far as removing the state dir.
-            assert!(
-                command[0] == "delete",
-                "{point} during {args:?}: state failed: {}",
-                stderr_of(&state)
-            );
+            ),
+            // Only a delete may have got as far as removing the state dir, and only a create
+            // can be killed before it wrote one.
+            Err(e) => assert!(
+                after.is_empty() && e.contains("does not exist"),
+                "{point} during {args:?}: state failed: {e}"
+            ),
         }
         let deleted = rt.run(&["delete", "--force", &id]);
         assert!(
@@ -484,26 +620,11 @@ fn every_command_killed_between_two_steps_leaves_a_truthful_state() {
             inits_holding(&rt.root.path().join(&id)).is_empty(),
             "{point}: an init still holds the state dir"
         );
+        assert!(
+            inits_holding(b.path()).is_empty() && mounts_mentioning(b.path_str()).is_empty(),
+            "{point}: a process or a mount still holds the bundle"
+        );
     }
-    // A foreground `run` killed once the container runs: the container goes on (as with
-    // runc, whose run leaves it too), and delete --force removes it.
-    let id = unique_id("fault-run");
-    let _guard = rt.guard(&id);
-    b.write_for(&rt, &id);
-    let mut c = rt.cmd();
-    c.args(["run", "--bundle", b.path_str(), &id])
-        .env("CORRAL_FAULT", "run:started");
-    let out = capture(&mut c);
-    assert_eq!(
-        out.status.signal(),
-        Some(libc::SIGKILL),
-        "run:started never reached"
-    );
-    *injected.entry("run").or_default() += 1;
-    assert_eq!(rt.status(&id), "running");
-    rt.ok(&["delete", "--force", &id]);
-    rt.cleanup(&id);
-    assert_clean(&rt, &id);
     eprintln!("faults injected and survived, per command: {injected:?}");
     remove_test_cgroup_parent();
 }
@@ -518,11 +639,45 @@ fn the_init_killed_between_two_steps_of_a_command() {
     let rt = Runtime::corral();
     let mut b = Bundle::new();
     b.args(&["sleep", "600"]);
+    with_host_hooks(&mut b);
+    let create: &[&str] = &[
+        "create",
+        "--bundle",
+        "{bundle}",
+        "--pid-file",
+        "{bundle}/pid",
+    ];
     let cases: &[(&str, &[&str], Before)] = &[
+        ("create:accepted", create, Before::Absent),
+        ("create:hooks-run", create, Before::Absent),
+        ("create:ready", create, Before::Absent),
+        ("create:committed", create, Before::Absent),
+        (
+            "run:created",
+            &["run", "--bundle", "{bundle}"],
+            Before::Absent,
+        ),
+        (
+            "run:started",
+            &["run", "--bundle", "{bundle}"],
+            Before::Absent,
+        ),
         ("start:fifo-written", &["start"], Before::Created),
+        ("start:fifo-removed", &["start"], Before::Created),
         ("exec:spawned", &["exec", "--", "true"], Before::Running),
+        ("exec:accepted", &["exec", "--", "true"], Before::Running),
+        (
+            "exec:ready",
+            &["exec", "--pid-file", "{bundle}/exec.pid", "--", "true"],
+            Before::Running,
+        ),
         ("freeze:written", &["pause"], Before::Running),
         ("thaw:written", &["resume"], Before::Paused),
+        (
+            "resources:pids-written",
+            &["update", "--pids-limit", "80", "--cpu-share", "300"],
+            Before::Running,
+        ),
         (
             "update:applied",
             &["update", "--pids-limit", "80"],
@@ -533,13 +688,22 @@ fn the_init_killed_between_two_steps_of_a_command() {
             &["kill", "--all", "TERM"],
             Before::Running,
         ),
+        (
+            "kill-all:signalled",
+            &["kill", "--all", "TERM"],
+            Before::Running,
+        ),
     ];
     for (point, command, before) in cases {
         let id = unique_id("fault-init");
         let _guard = rt.guard(&id);
         bring_to(&rt, &b, &id, *before);
-        let init = rt.state(&id)["pid"].as_i64().unwrap() as i32;
-        let args = with_id(command, &id);
+        // A create's init is known once it stands at its point (the state file says it).
+        let known = match before {
+            Before::Absent => None,
+            _ => Some(rt.state(&id)["pid"].as_i64().unwrap() as i32),
+        };
+        let args = with_id(command, &id, &b);
         let mut c = rt.cmd();
         c.args(&args)
             .env("CORRAL_FAULT_STOP", point)
@@ -567,6 +731,13 @@ fn the_init_killed_between_two_steps_of_a_command() {
             std::thread::sleep(Duration::from_millis(5));
         };
         assert!(stopped, "{point} during {args:?} was never reached");
+        let init = known.unwrap_or_else(|| {
+            let file = rt.root.path().join(&id).join("state.json");
+            let state: serde_json::Value =
+                serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+            state["init"]["pid"].as_i64().unwrap() as i32
+        });
+        assert!(init > 0, "{point}: no init recorded");
         // The init dies (a frozen one once thawed: SIGKILL reaches frozen tasks on v2 and
         // is queued on v1, where delivery waits for the thaw).
         signal(init as u32, nix::sys::signal::Signal::SIGKILL);
@@ -581,6 +752,17 @@ fn the_init_killed_between_two_steps_of_a_command() {
         if !out.status.success() {
             let lines = err.lines().filter(|l| !l.contains("level=warning")).count();
             assert!(lines <= 1, "{point} during {args:?}: {err}");
+        }
+        if command[0] == "run" {
+            // A foreground run reports how its container died (as runc's) and deletes it.
+            assert_eq!(out.status.code(), Some(137), "{point}: {err}");
+            assert_clean(&rt, &id);
+            continue;
+        }
+        if command[0] == "create" && !out.status.success() {
+            // A create that fails leaves nothing (state dir, cgroup, process), by itself.
+            assert_clean(&rt, &id);
+            continue;
         }
         // A container whose init died is stopped, unless its cgroup still holds it frozen.
         let mut status = rt.status(&id);

@@ -690,6 +690,7 @@ impl Cgroup {
             }
             Ok(())
         })();
+        crate::fault::point("kill-all:signalled");
         let thawed = self.set_frozen(false);
         result.and(thawed)
     }

@@ -85,9 +85,11 @@ impl Cgroup {
         }
         if let Some(c) = r.cpu() {
             self.apply_cpu(c)?;
+            crate::fault::point("resources:cpu-written");
         }
         if let Some(p) = r.pids() {
             self.apply_pids(p)?;
+            crate::fault::point("resources:pids-written");
         }
         if let Some(b) = r.block_io() {
             self.apply_block_io(b)?;

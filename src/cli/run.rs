@@ -42,6 +42,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
         Some(block_signals()?)
     };
     let launched = launch::create(&root, &opts)?;
+    crate::fault::point("run:created");
     if let Err(e) = root.load_locked(&a.id).and_then(|c| c.start()) {
         // The init may have been killed between create and start; like runc, `run` then
         // reports how it died rather than the failed start.
@@ -65,6 +66,7 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     }
     crate::fault::point("run:started");
     let code = attach_and_wait(launched, forwarded.expect("blocked above"))?;
+    crate::fault::point("run:exited");
     if !a.keep {
         delete_quietly(&root, &a.id);
     }

@@ -208,7 +208,9 @@ impl Container {
         crate::fault::point("start:fifo-written");
         drop(f);
         std::fs::remove_file(&fifo).ctx(|| at("remove exec fifo", &fifo))?;
+        crate::fault::point("start:fifo-removed");
         wait_for_exec(&self.state.init, init_binary);
+        crate::fault::point("start:running");
         // The spec's state for poststart is `running`; runc 1.1 passes `created` here.
         let state = self.state.oci_state(Status::Running);
         hooks::run_warning_only(&self.state.spec, hooks::Kind::Poststart, &state);
@@ -377,6 +379,7 @@ impl Container {
         }
         crate::fault::point("delete:cgroup-removed");
         std::fs::remove_dir_all(&self.dir).ctx(|| at("remove state dir", &self.dir))?;
+        crate::fault::point("delete:state-removed");
         let state = self.state.oci_state(Status::Stopped);
         hooks::run_warning_only(&self.state.spec, hooks::Kind::Poststop, &state);
         cgroup

@@ -265,6 +265,7 @@ pub fn write_atomically(dir: &Path, name: &str, data: &[u8]) -> Result<()> {
             .ctx(|| at("create", &tmp))?;
         f.write_all(data).ctx(|| at("write", &tmp))?;
     }
+    crate::fault::step(name, "temp-written");
     std::fs::rename(&tmp, dir.join(name)).ctx(|| at("rename into place", &tmp))
 }
 

@@ -32,6 +32,8 @@ pub(crate) trait ParentSide {
     fn ready(&mut self, pid: ProcessId) -> Result<()>;
     /// Said when the init dies before its commit.
     fn died_before_commit(&self) -> &'static str;
+    /// The command this side is (`create`, `exec`): names its fault points.
+    fn command(&self) -> &'static str;
 }
 
 fn unexpected(msg: &FromInit) -> Error {
@@ -56,6 +58,7 @@ pub(crate) fn drive(
                 let p = accept_init_pid(cleanup, pid)?;
                 process = Some(p);
                 let hook_state = side.accepted(p)?;
+                crate::fault::step(side.command(), "accepted");
                 chan.send(&ToInit::Go(hook_state.map(Box::new)))
                     .ctx(|| "send to init")?;
             }
@@ -65,12 +68,14 @@ pub(crate) fn drive(
             }
             Some(FromInit::RunHooks) => {
                 side.run_hooks()?;
+                crate::fault::step(side.command(), "hooks-run");
                 chan.send(&ToInit::HooksDone).ctx(|| "send to init")?;
             }
             Some(FromInit::Ready) => {
                 let p =
                     process.ok_or_else(|| Error::other("init was ready before it had a pid"))?;
                 side.ready(p)?;
+                crate::fault::step(side.command(), "ready");
                 chan.send(&ToInit::Commit).ctx(|| "send to init")?;
                 return match recv_from_init(chan)? {
                     Some(FromInit::Committed) => Ok(p),

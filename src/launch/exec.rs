@@ -76,6 +76,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
         cgroup: container.state.cgroup.clone(),
     };
     init.send_config(config)?;
+    crate::fault::point("exec:config-sent");
     let mut side = Joining {
         container,
         pid_file: opts.pid_file.as_deref(),
@@ -84,6 +85,7 @@ pub fn exec(container: &Container, opts: &ExecOptions) -> Result<Launched> {
     };
     let pid = driver::drive(&mut init.chan, &mut cleanup, init.stage1_pid, &mut side)?;
     cleanup.disarm();
+    crate::fault::point("exec:committed");
     Ok(Launched {
         init: pid,
         console: init.receive_console()?,
@@ -140,6 +142,10 @@ impl ParentSide for Joining<'_> {
 
     fn died_before_commit(&self) -> &'static str {
         "exec'd process exited before commit"
+    }
+
+    fn command(&self) -> &'static str {
+        "exec"
     }
 }
 

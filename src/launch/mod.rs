@@ -130,10 +130,12 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     let mut state = State::creating(&opts.id, &bundle, cgroup.clone());
     Recovery::of(&state).save(&dir)?;
     state.save(&dir)?;
+    crate::fault::point("create:state-written");
 
     let fifo = files::make_exec_fifo(&dir)?;
     cgroup.create()?;
     cleanup.cgroup = Some(cgroup.clone());
+    crate::fault::point("create:cgroup-made");
     // Under systemd the init starts in our cgroup and systemd moves it into the unit.
     let placement = match cgroup.systemd {
         Some(_) => Placement::default(),
@@ -165,6 +167,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
         state.rdt = Some(group);
     }
     span.step("init spawned in its cgroup");
+    crate::fault::point("create:spawned");
 
     cgroup.apply(resources.as_ref())?;
     if cgroup.rootless && cgroup.is_none() {
@@ -194,6 +197,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     };
     init.send_config(config)?;
     drop(fifo);
+    crate::fault::point("create:config-sent");
 
     let mut side = Creating {
         state,
@@ -203,6 +207,7 @@ pub fn create(root: &StateRoot, opts: &CreateOptions) -> Result<Launched> {
     };
     let pid = driver::drive(&mut init.chan, &mut cleanup, init.stage1_pid, &mut side)?;
     cleanup.disarm();
+    crate::fault::point("create:committed");
     span.step("created");
     Ok(Launched {
         init: pid,
@@ -275,6 +280,10 @@ impl ParentSide for Creating<'_> {
 
     fn died_before_commit(&self) -> &'static str {
         "container init exited before commit"
+    }
+
+    fn command(&self) -> &'static str {
+        "create"
     }
 }
 
