@@ -1,17 +1,24 @@
 #!/usr/bin/env bash
 # The systemd lane: boots the test VM with systemd as PID 1 (hack/vm/run.sh with VM_SYSTEMD=1),
 # once with cgroup v2 and once with systemd's v1 layout, and runs tests/systemd.rs there:
-# corral and runc with --systemd-cgroup on the same bundles; on v2 also the CRI lane
+# corral and runc with --systemd-cgroup on the same bundles, and a checkpoint and restore
+# under that driver (tests/checkpoint.rs); on v2 also the CRI lane
 # (hack/e2e/cri.py) with the systemd and the cgroupfs driver.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-tests=$(cargo test --no-run --test systemd --message-format=json 2>/dev/null | python3 -c '
+test_binary() {
+  cargo test --no-run --test "$1" --message-format=json 2>/dev/null | python3 -c '
 import json, sys
 for line in sys.stdin:
     m = json.loads(line)
     if m.get("reason") == "compiler-artifact" and m.get("executable") and m["target"]["kind"] == ["test"]:
         print(m["executable"])
-')
+'
+}
+tests=$(test_binary systemd)
+# checkpoint/restore under the systemd driver (the one test of tests/checkpoint.rs that needs
+# systemd as PID 1; the v2 lane runs the rest).
+checkpoint_tests=$(test_binary checkpoint)
 mkdir -p target/vm
 cat >target/vm/systemd.sh <<SH
 echo "systemd \$(systemctl --version | head -1), cgroup: \$(stat -fc %T /sys/fs/cgroup)"
@@ -25,6 +32,7 @@ export CORRAL_SKIP_LOG=/tmp/skipped-tests
 watchdog=\$!
 $tests --test-threads 2
 status=\$?
+$checkpoint_tests --test-threads 1 under_the_systemd_driver || status=1
 kill \$watchdog 2>/dev/null
 echo "== tests skipped: \$(cat \$CORRAL_SKIP_LOG 2>/dev/null | wc -l)"
 cat \$CORRAL_SKIP_LOG 2>/dev/null

@@ -106,11 +106,16 @@ pub fn parse_page_server(text: &str) -> Result<(String, i32)> {
 }
 
 /// A directory CRIU reads or writes, made (0700) if missing and opened; CRIU opens it again
-/// through /proc/OUR_PID/fd/N.
-fn open_dir(path: &Path, what: &str, create: bool) -> Result<OwnedFd> {
-    if create {
+/// through /proc/OUR_PID/fd/N. `All` makes its missing parents too (runc's image path, for
+/// checkpoint); `Leaf` only the directory (runc's work path).
+fn open_dir(path: &Path, what: &str, create: Create) -> Result<OwnedFd> {
+    if create != Create::No {
         use std::os::unix::fs::DirBuilderExt;
-        match std::fs::DirBuilder::new().mode(0o700).create(path) {
+        match std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(create == Create::All)
+            .create(path)
+        {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(e).ctx(|| at(&format!("create {what}"), path)),
@@ -129,6 +134,14 @@ fn open_dir(path: &Path, what: &str, create: bool) -> Result<OwnedFd> {
     })
 }
 
+/// Whether [`open_dir`] makes what is missing.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Create {
+    No,
+    Leaf,
+    All,
+}
+
 /// The options both commands give CRIU: image and work dirs, log, cgroups, and the flags
 /// that mean the same on both sides.
 struct Dirs {
@@ -140,9 +153,14 @@ struct Dirs {
 
 impl Dirs {
     fn open(o: &CriuOptions, create_images: bool) -> Result<Dirs> {
-        let images = open_dir(&o.image_path, "--image-path", create_images)?;
+        let create = if create_images {
+            Create::All
+        } else {
+            Create::No
+        };
+        let images = open_dir(&o.image_path, "--image-path", create)?;
         let work = match &o.work_path {
-            Some(p) => Some(open_dir(p, "--work-path", true)?),
+            Some(p) => Some(open_dir(p, "--work-path", Create::Leaf)?),
             None => None,
         };
         Ok(Dirs {

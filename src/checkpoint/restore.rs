@@ -71,6 +71,7 @@ pub fn restore(root: &StateRoot, o: &RestoreOptions) -> Result<Restored> {
         .unwrap_or(false);
     check_console_flags(terminal, o.console_socket.as_deref(), o.own_console)?;
     check_mount_sources(&bundle)?;
+    check_lsm_flags(&o.criu)?;
     // First: CRIU mounts below its work dir, which must then be in this namespace.
     enter_private_mount_namespace()?;
     let dirs = Dirs::open(&o.criu, false)?;
@@ -106,9 +107,9 @@ pub fn restore(root: &StateRoot, o: &RestoreOptions) -> Result<Restored> {
     cgroup.create()?;
     cleanup.cgroup = Some(cgroup.clone());
 
+    make_mountpoints(&bundle)?;
     let criu_root = dir.join(CRIU_ROOT);
     bind_rootfs(&bundle.rootfs, &criu_root)?;
-    make_mountpoints(&bundle)?;
 
     let mut opts = common_opts(&o.criu, &dirs, LOG_FILE, spec.annotations().as_ref());
     opts.set_root(criu_root.display().to_string());
@@ -186,6 +187,29 @@ pub fn restore(root: &StateRoot, o: &RestoreOptions) -> Result<Restored> {
 }
 
 /// descriptors.json of the dump: the init's fds 0, 1 and 2 as /proc link texts.
+/// CRIU before 3.16 cannot set another LSM profile or mount context (runc's check): a
+/// restore must not silently come back under the dumped one.
+fn check_lsm_flags(o: &CriuOptions) -> Result<()> {
+    const MIN: u32 = 31600;
+    let flag = match (&o.lsm_profile, &o.lsm_mount_context) {
+        (Some(_), _) => "--lsm-profile",
+        (None, Some(_)) => "--lsm-mount-context",
+        (None, None) => return Ok(()),
+    };
+    let found = swrk::version(&o.criu)?;
+    if found < MIN {
+        return Err(Error::config(
+            flag,
+            format!(
+                "requires at least CRIU {} (this CRIU is {})",
+                swrk::version_text(MIN),
+                swrk::version_text(found)
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn read_descriptors(images: &Path) -> Result<Vec<String>> {
     let path = images.join(DESCRIPTORS);
     let text = std::fs::read(&path).map_err(|e| {
@@ -230,7 +254,10 @@ fn bind_rootfs(rootfs: &Path, at_dir: &Path) -> Result<()> {
 
 /// Every mountpoint the config needs, made in the rootfs as `create` makes them (a rootfs
 /// copied to another host may lack them), resolved inside the rootfs. Not those on a tmpfs
-/// (CRIU restores a tmpfs with its content) nor cgroup ones (part of /sys).
+/// (CRIU restores a tmpfs with its content) nor cgroup ones (part of /sys). Each bind is
+/// mounted once its mountpoint exists, as `create` mounts it, so that the mountpoints of the
+/// mounts nested in it are made in its source, where CRIU looks for them (runc issue 2748);
+/// those binds are in this process's own mount namespace and undone before CRIU runs.
 fn make_mountpoints(bundle: &Bundle) -> Result<()> {
     let root = RootDir::open(&bundle.rootfs).ctx(|| at("open rootfs", &bundle.rootfs))?;
     let all = bundle.spec.mounts().clone().unwrap_or_default();
@@ -239,21 +266,60 @@ fn make_mountpoints(bundle: &Bundle) -> Result<()> {
         .filter(|m| m.typ().as_deref() == Some("tmpfs"))
         .map(|m| m.destination().as_path())
         .collect();
-    for m in &all {
-        let dest = m.destination();
-        if m.typ().as_deref() == Some("cgroup")
-            || tmpfs.iter().any(|t| dest != *t && dest.starts_with(t))
-        {
-            continue;
+    let mut bound = Vec::new();
+    let made = (|| {
+        for m in &all {
+            let dest = m.destination();
+            if m.typ().as_deref() == Some("cgroup")
+                || tmpfs.iter().any(|t| dest != *t && dest.starts_with(t))
+            {
+                continue;
+            }
+            let bind_source = m
+                .source()
+                .as_ref()
+                .filter(|_| mounts::is_bind(m))
+                .map(|s| bundle.dir.join(s));
+            let kind = match &bind_source {
+                Some(src) if !src.is_dir() => Kind::File,
+                _ => Kind::Dir,
+            };
+            let at_fd = root
+                .ensure(dest, kind)
+                .ctx(|| format!("create the mountpoint {} in the rootfs", dest.display()))?;
+            if let Some(src) = bind_source {
+                mount(
+                    Some(&src),
+                    &fd_path(&at_fd),
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REC,
+                    None::<&str>,
+                )
+                .ctx(|| {
+                    format!(
+                        "bind {} at {} to make the mountpoints in it",
+                        src.display(),
+                        dest.display()
+                    )
+                })?;
+                bound.push(dest.clone());
+            }
         }
-        let kind = match m.source() {
-            Some(src) if mounts::is_bind(m) && !bundle.dir.join(src).is_dir() => Kind::File,
-            _ => Kind::Dir,
-        };
-        root.ensure(dest, kind)
-            .ctx(|| format!("create the mountpoint {} in the rootfs", dest.display()))?;
+        Ok(())
+    })();
+    for dest in bound.iter().rev() {
+        if let Ok(fd) = root.resolve(dest) {
+            let _ = umount2(&fd_path(&fd), MntFlags::MNT_DETACH);
+        }
     }
-    Ok(())
+    made
+}
+
+/// The magic link of an fd: mount(2) and umount2(2) through it act on what the fd holds,
+/// not on a path the container's image could redirect.
+fn fd_path(fd: &OwnedFd) -> PathBuf {
+    use std::os::fd::AsRawFd;
+    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
 /// A network or pid namespace the config names by path (dumped as external), opened: CRIU

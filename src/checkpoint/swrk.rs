@@ -171,6 +171,30 @@ impl Swrk {
     }
 }
 
+/// CRIU's version as runc compares it: major × 10000 + minor × 100 + sublevel (3.16 is
+/// 31600), from a VERSION request.
+pub(crate) fn version(criu: &Path) -> Result<u32> {
+    let mut req = Criu_req::new();
+    req.set_type(Criu_req_type::VERSION);
+    let resp = start(criu, &[], CriuStdio::Null)?.call(&req, "version", &mut |_, _| Ok(()))?;
+    let v = &resp.version;
+    Ok(version_number(
+        v.major_number(),
+        v.minor_number(),
+        v.sublevel(),
+    ))
+}
+
+fn version_number(major: i32, minor: i32, sublevel: i32) -> u32 {
+    let part = |n: i32| n.max(0) as u32;
+    part(major) * 10000 + part(minor) * 100 + part(sublevel)
+}
+
+/// `a.b` of a version number, for messages.
+pub(crate) fn version_text(v: u32) -> String {
+    format!("{}.{}", v / 10000, v / 100 % 100)
+}
+
 fn refusal(resp: &Criu_resp) -> String {
     let mut text = format!("{:?}", resp.type_());
     if resp.has_cr_errno() && resp.cr_errno() != 0 {
@@ -186,5 +210,19 @@ fn criu_error(op: &str, detail: String) -> Error {
     Error::Criu {
         op: op.to_string(),
         detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare_as_runcs() {
+        assert_eq!(version_number(3, 16, 0), 31600);
+        assert_eq!(version_number(3, 17, 1), 31701);
+        assert!(version_number(3, 15, 9) < 31600);
+        assert_eq!(version_text(31701), "3.17");
+        assert_eq!(version_text(version_number(4, 0, 0)), "4.0");
     }
 }

@@ -3,6 +3,7 @@
 //! behind. Tests run real containers as root.
 #![allow(dead_code)]
 
+pub mod apparmor;
 pub mod rootless;
 
 use corral_test_kit::{Applets, runc_spec_config};
