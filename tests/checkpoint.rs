@@ -648,6 +648,8 @@ fn runcs_other_flags_and_a_foreground_restore() {
                 "--auto-dedup",
                 "--manage-cgroups-mode",
                 "soft",
+                "--empty-ns",
+                "network",
                 id,
             ])
             .stdin(Stdio::from(in_r))
@@ -1137,4 +1139,49 @@ fn systemctl_show(unit: &str, name: &str) -> String {
         .output()
         .unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// `restore --lsm-mount-context CTX`: the restored mounts that had an SELinux `context=`
+/// (from `linux.mountLabel`) get CTX instead (CRIU's lsm_mount_context). Where SELinux is on
+/// (`hack/vm/test-selinux.sh` runs this test). Compared with runc.
+#[test]
+fn restore_lsm_mount_context_relabels_the_mounts() {
+    need_criu!();
+    let selinux_on = std::path::Path::new("/sys/fs/selinux/enforce").exists()
+        && std::fs::read_to_string("/proc/self/attr/current")
+            .is_ok_and(|c| c.trim_end_matches(['\0', '\n']) != "kernel");
+    if !selinux_on {
+        skip!("SELinux is off here (hack/vm/test-selinux.sh runs this)");
+    }
+    const DUMPED: &str = "system_u:object_r:tmpfs_t:s0";
+    const RESTORED: &str = "system_u:object_r:etc_t:s0";
+    let mut b = counter();
+    b.config["linux"]["mountLabel"] = json!(DUMPED);
+    b.config["mounts"].as_array_mut().unwrap().push(
+        json!({"destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid"]}),
+    );
+    let results = differential("ckpt-mntctx", |rt, id| {
+        let image = b.path().join(format!("{}-mntctx", rt.name));
+        let context_of_scratch = |id: &str| {
+            let pid = rt.state(id)["pid"].as_i64().unwrap();
+            let info = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+            info.lines()
+                .find(|l| l.split(' ').nth(4) == Some("/scratch"))
+                .and_then(|l| {
+                    l.split([' ', ','])
+                        .find_map(|o| o.strip_prefix("context="))
+                        .map(|c| c.trim_matches('"').to_string())
+                })
+                .unwrap_or_default()
+        };
+        let out = start_counter(rt, &b, id);
+        let before_dump = context_of_scratch(id);
+        checkpoint(rt, id, &image, &[]);
+        let before = out.numbers();
+        let after = restore(rt, &b, id, &image, &["--lsm-mount-context", RESTORED]);
+        assert_continues(rt, &before, &after);
+        (before_dump, context_of_scratch(id))
+    });
+    assert_same(&results);
+    assert_eq!(results[0].1, (DUMPED.to_string(), RESTORED.to_string()));
 }
