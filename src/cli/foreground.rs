@@ -91,6 +91,21 @@ pub fn exit_code_if_dead(init: i32) -> Option<i32> {
     }
 }
 
+/// [`exit_code_if_dead`], waiting up to `limit` for a dying init: a SIGKILL is delivered
+/// asynchronously, and until the init is a zombie its `state` can look like anything.
+pub fn exit_code_once_dead(init: i32, limit: std::time::Duration) -> Option<i32> {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(code) = exit_code_if_dead(init) {
+            return Some(code);
+        }
+        if start.elapsed() >= limit {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 fn reap(init: i32) -> Result<Option<i32>> {
     loop {
         match waitpid(None, Some(WaitPidFlag::WNOHANG)) {

@@ -1,6 +1,6 @@
 use super::GlobalOptions;
 use super::create::CommonCreate;
-use super::foreground::{attach_and_wait, block_signals, exit_code_if_dead};
+use super::foreground::{attach_and_wait, block_signals, exit_code_once_dead};
 use crate::container::StateRoot;
 use crate::launch;
 use anyhow::Result;
@@ -45,8 +45,10 @@ pub fn run(g: &GlobalOptions, a: Args) -> Result<i32> {
     crate::fault::point("run:created");
     if let Err(e) = root.load_locked(&a.id).and_then(|c| c.start()) {
         // The init may have been killed between create and start; like runc, `run` then
-        // reports how it died rather than the failed start.
-        let died = exit_code_if_dead(launched.init.pid);
+        // reports how it died rather than the failed start. A SIGKILL still in flight can
+        // make the start fail oddly ("already running": the dying init has closed its fifo),
+        // so a moment is given for it to end.
+        let died = exit_code_once_dead(launched.init.pid, std::time::Duration::from_millis(500));
         if !a.keep || died.is_none() {
             delete_quietly(&root, &a.id);
         }
