@@ -270,11 +270,24 @@ fn leave_running_keeps_the_container_and_the_image_restores_under_a_new_id() {
             rt.name
         );
         let both = [rt.status(id), rt.status(&copy)];
+        // The copy's processes are in the copy's cgroup (CRIU's cgroup root), not in the
+        // original's, where `kill --all`, `pause` and its limits would miss them.
+        let pid = rt.state(&copy)["pid"].as_i64().unwrap();
+        let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        let own = cgroups
+            .lines()
+            .filter(|l| l.starts_with("0::") || l.contains(":pids:"))
+            .all(|l| l.ends_with(&cgroup_path(rt, &copy)));
         rt.cleanup(&copy);
-        both
+        (both, own)
     });
-    assert_same(&results);
-    assert_eq!(results[0].1, ["running", "running"]);
+    let running = ["running".to_string(), "running".to_string()];
+    assert_eq!(results[0].1, (running.clone(), true), "corral");
+    // runc 1.1.5 gives CRIU no cgroup root on cgroup v2: the copy lands in the original's
+    // cgroup (runc's documentation asks for --manage-cgroups-mode ignore to restore into
+    // another one). Recorded, not compared.
+    eprintln!("runc 1.1.5: the copy in its own cgroup: {}", results[1].1.1);
+    assert_eq!(results[1].1.0, running, "runc");
 }
 
 #[test]
