@@ -186,7 +186,6 @@ pub fn restore(root: &StateRoot, o: &RestoreOptions) -> Result<Restored> {
     })
 }
 
-/// descriptors.json of the dump: the init's fds 0, 1 and 2 as /proc link texts.
 /// CRIU before 3.16 cannot set another LSM profile or mount context (runc's check): a
 /// restore must not silently come back under the dumped one.
 fn check_lsm_flags(o: &CriuOptions) -> Result<()> {
@@ -210,6 +209,7 @@ fn check_lsm_flags(o: &CriuOptions) -> Result<()> {
     Ok(())
 }
 
+/// descriptors.json of the dump: the init's fds 0, 1 and 2 as /proc link texts.
 fn read_descriptors(images: &Path) -> Result<Vec<String>> {
     let path = images.join(DESCRIPTORS);
     let text = std::fs::read(&path).map_err(|e| {
