@@ -290,7 +290,7 @@ fn make_mountpoints(bundle: &Bundle) -> Result<()> {
             if let Some(src) = bind_source {
                 mount(
                     Some(&src),
-                    &fd_path(&at_fd),
+                    crate::syscall::fd_path(&at_fd).as_str(),
                     None::<&str>,
                     MsFlags::MS_BIND | MsFlags::MS_REC,
                     None::<&str>,
@@ -307,19 +307,20 @@ fn make_mountpoints(bundle: &Bundle) -> Result<()> {
         }
         Ok(())
     })();
+    // Every bind is undone even after a failure; one left would be copied into CRIU's root.
+    let mut undone = Ok(());
     for dest in bound.iter().rev() {
-        if let Ok(fd) = root.resolve(dest) {
-            let _ = umount2(&fd_path(&fd), MntFlags::MNT_DETACH);
+        let unmounted = root.resolve(dest).and_then(|fd| {
+            umount2(crate::syscall::fd_path(&fd).as_str(), MntFlags::MNT_DETACH)
+                .map_err(std::io::Error::from)
+        });
+        if let Err(e) = unmounted
+            && undone.is_ok()
+        {
+            undone = Err(e).ctx(|| format!("unmount the bind made at {}", dest.display()));
         }
     }
-    made
-}
-
-/// The magic link of an fd: mount(2) and umount2(2) through it act on what the fd holds,
-/// not on a path the container's image could redirect.
-fn fd_path(fd: &OwnedFd) -> PathBuf {
-    use std::os::fd::AsRawFd;
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+    made.and(undone)
 }
 
 /// A network or pid namespace the config names by path (dumped as external), opened: CRIU
