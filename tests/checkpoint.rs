@@ -22,8 +22,14 @@ use std::time::{Duration, Instant};
 const PATIENCE: Duration = Duration::from_secs(60);
 
 fn criu_works() -> bool {
+    criu_check(&[])
+}
+
+/// Whether `criu check ARGS` passes here.
+fn criu_check(args: &[&str]) -> bool {
     Command::new("criu")
         .arg("check")
+        .args(args)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
@@ -859,16 +865,6 @@ fn a_restore_lands_in_the_same_layout_twice() {
     );
 }
 
-/// Whether `criu check --feature NAME` passes here.
-fn criu_feature(name: &str) -> bool {
-    Command::new("criu")
-        .args(["check", "--feature", name])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Waits for `child` at most twice `PATIENCE`; kills it and fails after that.
 fn wait_bounded(mut child: std::process::Child, what: &str) -> std::process::Output {
     let start = Instant::now();
@@ -908,7 +904,7 @@ fn read_one_byte(fd: OwnedFd) -> Option<u8> {
 #[test]
 fn lazy_pages_through_the_page_server_and_the_status_fd() {
     need_criu!();
-    if !criu_feature("uffd-noncoop") {
+    if !criu_check(&["--feature", "uffd-noncoop"]) {
         skip!("CRIU's lazy pages need userfaultfd (uffd-noncoop) on this kernel");
     }
     let b = counter();
